@@ -1,0 +1,67 @@
+"""toolgym environments: simulated APIs, task generation, formats. Pure Python (no torch, ray, transformers).
+
+    import envs
+    envs.list_domains()                        # ["banking", "calendar", ...]
+    env = envs.make_env(["banking", "weather"])
+    env.reset(task); env.step(calls); env.state(); env.close()
+    envs.env_for_task(task)                    # the env a task needs (simulated, BFCL, or schema-only)
+    envs.tasks.generate(100, "train", seed=0)
+    envs.check_env("banking")                  # raises AssertionError with the reason
+    envs.replay_ground_truth(task)             # states after each turn of the ground truth
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from envs import tasks
+from envs.domains import DOMAINS
+from envs.env import BaseEnv, Env, SchemaOnlyEnv
+from envs.replay import replay, replay_ground_truth
+from envs.types import Task, ToolCall, ToolResult
+
+__all__ = [
+    "tasks", "BaseEnv", "Env", "SchemaOnlyEnv", "Task", "ToolCall", "ToolResult",
+    "list_domains", "make_env", "env_for_task", "check_env", "replay", "replay_ground_truth",
+]
+
+
+def list_domains() -> list[str]:
+    """Names of the simulated API domains, sorted."""
+    return sorted(DOMAINS)
+
+
+def make_env(domains: str | Sequence[str], **limits: Any) -> Env:
+    """An env over one domain or several together.
+
+    Args:
+        domains: A domain name or a list of them (their tools are offered side by side).
+        **limits: `max_output_chars` (default 1000) and `call_timeout_s` (default 1.0).
+    """
+    names = [domains] if isinstance(domains, str) else list(domains)
+    unknown = [d for d in names if d not in DOMAINS]
+    if unknown or not names:
+        raise ValueError(f"unknown domains {unknown}; available: {list_domains()}")
+    return Env([DOMAINS[d] for d in names], **limits)
+
+
+def env_for_task(task: Task, **limits: Any) -> BaseEnv:
+    """The env a task needs: BFCL multi-turn classes, simulated domains, or a schema-only env.
+
+    The env is not reset; call `env.reset(task)`.
+    """
+    if "bfcl_involved_classes" in task.metadata:
+        from envs.bfcl import make_bfcl_env  # written separately; imported only when needed
+
+        return make_bfcl_env(task, **limits)
+    if task.domains:
+        return make_env(task.domains, **limits)
+    return SchemaOnlyEnv(task.tools, **limits)
+
+
+def check_env(domain: str) -> None:
+    """Checks one domain (see envs.check); raises AssertionError with the reason."""
+    from envs.check import check_domain
+
+    check_domain(domain)

@@ -1,0 +1,220 @@
+"""BFCL v4 as toolgym Tasks: the AST categories, and multi_turn_base with its execution env.
+
+The data ships inside the `bfcl-eval` wheel: `bfcl_eval/data/BFCL_v4_<category>.json` (one JSON
+object per line), with the answers under `data/possible_answer/`. We read the files and never import
+bfcl_eval's handlers or top-level modules, because they pull in every model SDK.
+
+Category mapping (`Task.category`; `metadata["bfcl_scoring"]` says how BFCL scores the task):
+
+    simple_python, live_simple                 -> simple             scoring "ast"
+    multiple, live_multiple                    -> multiple           scoring "ast"
+    parallel, live_parallel                    -> parallel           scoring "ast"
+    parallel_multiple, live_parallel_multiple  -> parallel_multiple  scoring "ast"
+    irrelevance, live_irrelevance              -> irrelevance        scoring "irrelevance" (no call), GT [[]]
+    live_relevance                             -> simple / multiple  scoring "relevance", GT [[]]
+    multi_turn_base                            -> multi_turn         scoring "multi_turn" (execution)
+
+live_relevance has no possible answer. BFCL counts a task as passed when the model makes at least
+one call, any call. Our ground-truth form cannot say "any call", so these tasks carry `[[]]` and
+`metadata["bfcl_scoring"] == "relevance"`. Scorers must read that flag: an AST match against `[[]]`
+would reward the opposite behaviour. The category is "simple" (one tool offered) or "multiple", so
+the policy's prompt looks like any other single-turn task.
+
+Typical use:
+
+    tasks = envs.bfcl.load("multi_turn_base", limit=10)
+    env = envs.bfcl.make_bfcl_env(tasks[0])
+    gt = envs.bfcl.replay(tasks[0])     # per turn: calls, BFCL result strings, state
+    verdict = envs.bfcl.check_multi_turn(tasks[0], model_results, model_states, gt)
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from envs.bfcl_multi_turn import (
+    FUNC_DOC_FILES,
+    BFCLEnv,
+    check_multi_turn,
+    compare_state,
+    ground_truth_calls,
+    make_bfcl_env,
+    method_params,
+    missing_responses,
+    parse_call,
+    replay,
+    result_text,
+)
+from envs.types import Task
+
+__all__ = [
+    "BFCL_CATEGORIES",
+    "BFCLEnv",
+    "check_multi_turn",
+    "compare_state",
+    "data_dir",
+    "ground_truth_calls",
+    "load",
+    "make_bfcl_env",
+    "missing_responses",
+    "replay",
+    "result_text",
+]
+
+# BFCL category -> (our category, scoring mode). None means "simple" or "multiple" by tool count.
+_CATEGORY_MAP: dict[str, tuple[str | None, str]] = {
+    "simple_python": ("simple", "ast"),
+    "live_simple": ("simple", "ast"),
+    "multiple": ("multiple", "ast"),
+    "live_multiple": ("multiple", "ast"),
+    "parallel": ("parallel", "ast"),
+    "live_parallel": ("parallel", "ast"),
+    "parallel_multiple": ("parallel_multiple", "ast"),
+    "live_parallel_multiple": ("parallel_multiple", "ast"),
+    "irrelevance": ("irrelevance", "irrelevance"),
+    "live_irrelevance": ("irrelevance", "irrelevance"),
+    "live_relevance": (None, "relevance"),
+    "multi_turn_base": ("multi_turn", "multi_turn"),
+}
+BFCL_CATEGORIES: tuple[str, ...] = tuple(_CATEGORY_MAP)
+
+
+def data_dir() -> Path:
+    """The `data/` folder of the installed bfcl-eval wheel.
+
+    Raises:
+        ModuleNotFoundError: bfcl-eval is not installed.
+    """
+    # find_spec locates the package without running any of its code.
+    spec = importlib.util.find_spec("bfcl_eval")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(
+            "BFCL data needs the bfcl-eval package, which is not installed. Run `make setup`; it installs "
+            "bfcl-eval with --no-deps, because its own dependencies pin numpy and pull in many SDKs."
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "data"
+
+
+def load(category: str, limit: int | None = None) -> list[Task]:
+    """Reads one BFCL v4 category as Tasks, in the file's order.
+
+    Args:
+        category: A BFCL category name, one of `BFCL_CATEGORIES` (e.g. "simple_python", "live_multiple",
+            "multi_turn_base").
+        limit: Keep only the first `limit` tasks.
+
+    Returns:
+        Tasks with `id` = BFCL id, `turns` = BFCL `question`, `tools` = BFCL function docs as-is,
+        `ground_truth` in possible-answer form (one entry per turn), `domains` = [] and `metadata`
+        `{"source": "bfcl", "bfcl_category", "bfcl_scoring", ...}`. Multi-turn tasks also carry
+        `initial_state` = BFCL `initial_config`, and `metadata["bfcl_involved_classes"]`,
+        `["bfcl_ground_truth_calls"]` (the raw call strings per turn) and `["bfcl_path"]`.
+
+    Raises:
+        ValueError: Unknown category (the message lists the known ones).
+        ModuleNotFoundError: bfcl-eval is not installed.
+    """
+    if category not in _CATEGORY_MAP:
+        raise ValueError(f"unknown BFCL category {category!r}; supported: {', '.join(BFCL_CATEGORIES)}")
+    root = data_dir()
+    rows = _read_jsonl(root / f"BFCL_v4_{category}.json", limit)
+    answer_file = root / "possible_answer" / f"BFCL_v4_{category}.json"
+    answers = (
+        {a["id"]: a["ground_truth"] for a in _read_jsonl(answer_file, None)} if answer_file.exists() else {}
+    )
+    if category == "multi_turn_base":
+        docs = _FuncDocs(root / "multi_turn_func_doc")
+        return [_multi_turn_task(row, answers, docs, category) for row in rows]
+    return [_single_turn_task(row, answers, category) for row in rows]
+
+
+def _read_jsonl(path: Path, limit: int | None) -> list[dict[str, Any]]:
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if limit is not None and len(rows) >= limit:
+                break
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
+
+
+def _single_turn_task(row: dict[str, Any], answers: dict[str, Any], category: str) -> Task:
+    ours, scoring = _CATEGORY_MAP[category]
+    if ours is None:
+        ours = "simple" if len(row["function"]) == 1 else "multiple"
+    if scoring == "ast":
+        if row["id"] not in answers:
+            raise ValueError(f"BFCL {category}: no possible answer for {row['id']!r}")
+        ground_truth = [answers[row["id"]]]
+    else:
+        ground_truth = [[] for _ in row["question"]]  # irrelevance / relevance: see the module docstring
+    return Task(
+        id=row["id"],
+        category=ours,
+        turns=row["question"],
+        tools=row["function"],
+        ground_truth=ground_truth,
+        domains=[],
+        metadata={"source": "bfcl", "bfcl_category": category, "bfcl_scoring": scoring},
+    )
+
+
+def _multi_turn_task(row: dict[str, Any], answers: dict[str, Any], docs: _FuncDocs, category: str) -> Task:
+    classes = list(row["involved_classes"])
+    raw_gt = answers.get(row["id"])
+    if raw_gt is None:
+        raise ValueError(f"BFCL {category}: no ground truth for {row['id']!r}")
+    # Positional ground-truth arguments (`sort('final_report.pdf')`) are named from the real method
+    # signature, so we only import BFCL's API classes when a call needs it.
+    ground_truth = [
+        [_possible_answer(parse_call(s, lambda fn: method_params(classes, fn))) for s in turn]
+        for turn in raw_gt
+    ]
+    metadata: dict[str, Any] = {
+        "source": "bfcl",
+        "bfcl_category": category,
+        "bfcl_scoring": "multi_turn",
+        "bfcl_involved_classes": classes,
+        "bfcl_ground_truth_calls": raw_gt,
+        "bfcl_path": row.get("path", []),
+    }
+    # Present in some rows or other multi-turn categories; BFCL's loader does not act on
+    # excluded_function, and missed_function only exists in multi_turn_miss_func. Kept for reference.
+    for key in ("excluded_function", "missed_function"):
+        if key in row:
+            metadata[f"bfcl_{key}"] = row[key]
+    return Task(
+        id=row["id"],
+        category=_CATEGORY_MAP[category][0],
+        turns=row["question"],
+        tools=[doc for cls in classes for doc in docs[cls]],
+        ground_truth=ground_truth,
+        domains=[],
+        initial_state=row.get("initial_config", {}),
+        metadata=metadata,
+    )
+
+
+def _possible_answer(call: Any) -> dict[str, dict[str, list[Any]]]:
+    """`cd(folder='x')` -> `{"cd": {"folder": ["x"]}}`: one acceptable value per argument."""
+    return {call.name: {k: [v] for k, v in call.arguments.items()}}
+
+
+class _FuncDocs:
+    """Per-class function docs from `data/multi_turn_func_doc/`, each file read once per `load`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._cache: dict[str, list[dict[str, Any]]] = {}
+
+    def __getitem__(self, class_name: str) -> list[dict[str, Any]]:
+        if class_name not in self._cache:
+            if class_name not in FUNC_DOC_FILES:
+                raise ValueError(f"unknown BFCL API class {class_name!r}; known: {sorted(FUNC_DOC_FILES)}")
+            self._cache[class_name] = _read_jsonl(self.folder / FUNC_DOC_FILES[class_name], None)
+        # Fresh copies: tasks must not share mutable tool dicts.
+        return json.loads(json.dumps(self._cache[class_name]))

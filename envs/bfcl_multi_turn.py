@@ -1,0 +1,504 @@
+"""BFCL multi-turn execution: the benchmark's own API classes as a toolgym env.
+
+BFCL scores multi-turn tasks by execution. After each user turn it runs the model's calls and the
+ground-truth calls on two separate sets of instances of its API classes (`GorillaFileSystem`,
+`TwitterAPI`, ...). It then checks two things:
+
+- state: each ground-truth instance's public attributes equal the model's (`state_checker`);
+- response: every ground-truth execution result of the turn appears among the model's results of all
+  turns so far, as strings, order ignored (`response_checker`).
+
+This module runs those same classes (imported lazily from `bfcl_eval`, never its model handlers). It
+rebuilds the two checks on JSON states and result strings (`compare_state`, `missing_responses`), and
+BFCL's whole verdict on top of them (`check_multi_turn`).
+Calls are dispatched by name to bound methods with keyword arguments. Nothing is ever `eval`ed: the
+ground-truth call strings are parsed with `ast`.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib
+import inspect
+import json
+import signal
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from envs.schema import normalize_tool, tool_name
+from envs.types import Task, ToolCall, ToolResult
+
+# Mirrors bfcl_eval/constants/executable_backend_config.py. That module imports nothing, but a local
+# copy keeps `import envs.bfcl` free of bfcl_eval. A test checks that the two agree.
+_BACKEND = "bfcl_eval.eval_checker.multi_turn_eval.func_source_code"
+CLASS_MODULES: dict[str, str] = {
+    "GorillaFileSystem": f"{_BACKEND}.gorilla_file_system",
+    "MathAPI": f"{_BACKEND}.math_api",
+    "MessageAPI": f"{_BACKEND}.message_api",
+    "TwitterAPI": f"{_BACKEND}.posting_api",
+    "TicketAPI": f"{_BACKEND}.ticket_api",
+    "TradingBot": f"{_BACKEND}.trading_bot",
+    "TravelAPI": f"{_BACKEND}.travel_booking",
+    "VehicleControlAPI": f"{_BACKEND}.vehicle_control",
+}
+FUNC_DOC_FILES: dict[str, str] = {
+    "GorillaFileSystem": "gorilla_file_system.json",
+    "MathAPI": "math_api.json",
+    "MessageAPI": "message_api.json",
+    "TwitterAPI": "posting_api.json",
+    "TicketAPI": "ticket_api.json",
+    "TradingBot": "trading_bot.json",
+    "TravelAPI": "travel_booking.json",
+    "VehicleControlAPI": "vehicle_control.json",
+}
+# BFCL never calls `_load_scenario` on these (executable_backend_config.STATELESS_CLASSES).
+STATELESS_CLASSES = frozenset({"MathAPI"})
+
+# BFCL's prefix for a call that raised; kept so our result strings equal its strings.
+ERROR_PREFIX = "Error during execution: "
+
+
+# ---------------------------------------------------------------------------------------------------
+# Ground-truth call strings
+# ---------------------------------------------------------------------------------------------------
+
+
+def parse_call(source: str, param_names: Callable[[str], list[str]] | None = None) -> ToolCall:
+    """Parses one BFCL call string such as `"cd(folder='document')"` with `ast`, never `eval`.
+
+    Args:
+        source: The call string.
+        param_names: Gives a function's parameter names in signature order. A few ground-truth
+            calls are positional (`"sort('final_report.pdf')"`), and this maps them to names.
+
+    Returns:
+        The call, with tuples turned into lists (JSON has no tuples).
+
+    Raises:
+        ValueError: The string is not a single call with literal arguments.
+    """
+    try:
+        node = ast.parse(source.strip(), mode="eval").body
+    except SyntaxError as e:
+        raise ValueError(f"not a call: {source!r} ({e.msg})") from None
+    if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+        raise ValueError(f"not a plain function call: {source!r}")
+    name = node.func.id
+    args: dict[str, Any] = {}
+    if node.args:
+        names = param_names(name) if param_names else []
+        if len(node.args) > len(names):
+            raise ValueError(f"{source!r}: cannot name {len(node.args)} positional argument(s) of {name}")
+        for pname, value in zip(names, node.args, strict=False):
+            args[pname] = _literal(value, source)
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise ValueError(f"{source!r}: **kwargs is not supported")
+        args[kw.arg] = _literal(kw.value, source)
+    return ToolCall(name, args)
+
+
+def _literal(node: ast.AST, source: str) -> Any:
+    try:
+        return _jsonable(ast.literal_eval(node))
+    except (ValueError, TypeError, SyntaxError) as e:
+        raise ValueError(f"{source!r}: argument is not a literal ({e})") from None
+
+
+def method_params(class_names: list[str], function: str) -> list[str]:
+    """Parameter names, in order, of `function` on the first of `class_names` that defines it."""
+    for cls in class_names:
+        method = getattr(_api_class(cls), function, None)
+        if callable(method):
+            return [p for p in inspect.signature(method).parameters if p != "self"]
+    return []
+
+
+def _api_class(class_name: str) -> type:
+    if class_name not in CLASS_MODULES:
+        raise ValueError(f"unknown BFCL API class {class_name!r}; known: {sorted(CLASS_MODULES)}")
+    try:
+        module = importlib.import_module(CLASS_MODULES[class_name])
+    except ImportError as e:
+        raise ImportError(
+            f"cannot import BFCL's {class_name} ({e}). Run `make setup` (installs bfcl-eval with --no-deps)."
+        ) from e
+    return getattr(module, class_name)
+
+
+# ---------------------------------------------------------------------------------------------------
+# State: public attributes as canonical JSON
+# ---------------------------------------------------------------------------------------------------
+
+
+def _jsonable(value: Any, _ancestors: tuple[int, ...] = ()) -> Any:
+    """Converts API state to canonical JSON values.
+
+    Objects become dicts of their public attributes, which is what BFCL's `_compare_instances`
+    looks at. Dict keys become strings and are sorted. Sets become sorted lists, and tuples become
+    lists. An attribute that points back to an object being converted is dropped, so the cycle
+    `Directory.parent` disappears, just as `Directory.__eq__` ignores it.
+    """
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if id(value) in _ancestors:
+        return None  # unreachable for attributes (filtered below); guards odd containers
+    inner = (*_ancestors, id(value))
+    if isinstance(value, dict):
+        items = {str(k): _jsonable(v, inner) for k, v in value.items()}
+        return {k: items[k] for k in sorted(items)}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v, inner) for v in value]
+    if isinstance(value, (set, frozenset)):
+        converted = [_jsonable(v, inner) for v in value]
+        return sorted(converted, key=lambda v: json.dumps(v, sort_keys=True))
+    if hasattr(value, "__dict__"):
+        attrs = {
+            k: _jsonable(v, inner)
+            for k, v in vars(value).items()
+            if not k.startswith("_") and id(v) not in inner
+        }
+        return {k: attrs[k] for k in sorted(attrs)}
+    return str(value)  # datetime, Decimal, ...: compared by their text
+
+
+def compare_state(model_state: dict[str, Any], gt_state: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """BFCL's state check on `state()` dicts. An empty result means the states match.
+
+    As in `multi_turn_checker.state_checker`, every public attribute of every ground-truth instance
+    must equal the model's. Attributes that only the model has are ignored.
+
+    Returns:
+        `{"Class.attr": {"model": ..., "ground_truth": ...}}` for each attribute that differs.
+    """
+    missing = object()
+    diffs: dict[str, dict[str, Any]] = {}
+    for cls, gt_attrs in gt_state.items():
+        model_attrs = model_state.get(cls) or {}
+        for attr, gt_value in gt_attrs.items():
+            value = model_attrs.get(attr, missing)
+            if value is missing or value != gt_value:
+                diffs[f"{cls}.{attr}"] = {
+                    "model": None if value is missing else value,
+                    "ground_truth": gt_value,
+                }
+    return diffs
+
+
+def missing_responses(model_results: list[str], gt_results: list[str]) -> list[str]:
+    """BFCL's response check. Returns the ground-truth results that the model's results lack.
+
+    As in `multi_turn_checker.response_checker`, order is ignored. Each model result can match only
+    one ground-truth result. Pass the model's results of all turns so far, and the ground-truth
+    results of the current turn only (this is what BFCL does).
+    """
+    pool = list(model_results)
+    missing = []
+    for item in gt_results:
+        try:
+            pool.remove(item)
+        except ValueError:
+            missing.append(item)
+    return missing
+
+
+def result_text(result: ToolResult) -> str:
+    """The string BFCL records for a call: the output, or `"Error during execution: ..."`."""
+    if result.error is not None:
+        return ERROR_PREFIX + result.error
+    return result.output if isinstance(result.output, str) else json.dumps(result.output)
+
+
+def _bfcl_output(value: Any) -> str:
+    # Same conversion as multi_turn_utils.execute_multi_turn_func_call: the response check compares
+    # these strings, so they must be identical to BFCL's.
+    if type(value) is str:
+        return value
+    if type(value) is dict:
+        try:
+            return json.dumps(value)
+        except Exception:  # BFCL's own fallback for values json cannot encode
+            return str(value)
+    return str(value)
+
+
+# ---------------------------------------------------------------------------------------------------
+# The env
+# ---------------------------------------------------------------------------------------------------
+
+
+class _CallTimeout(BaseException):
+    """Raised by SIGALRM inside an API call. A BaseException, so `except Exception` in API code
+    cannot swallow it."""
+
+
+class BFCLEnv:
+    """Runs one BFCL multi-turn task on BFCL's API classes (the env protocol of notes/INTERFACES.md).
+
+    Each `reset` builds fresh instances of the task's involved classes. It loads them with
+    `_load_scenario(initial_config[class], long_context=False)`, as BFCL does. Calls are dispatched
+    to the public methods that the task's tools name. BFCL's classes seed their own RNGs from the
+    scenario, so `seed` changes nothing: episodes are deterministic.
+
+    A call that is refused before it runs (unknown function, bad arguments) leaves the state
+    unchanged. A call that raises inside an API method keeps whatever it had already changed, as it
+    does in BFCL.
+    """
+
+    def __init__(self, task: Task, *, max_output_chars: int = 1000, call_timeout_s: float = 1.0) -> None:
+        self.max_output_chars = max_output_chars
+        self.call_timeout_s = call_timeout_s
+        self._task = task
+        self._instances: dict[str, Any] = {}
+        self._methods: dict[str, Callable[..., Any]] = {}
+        self._broken: str | None = None
+        self._closed = False
+        self.reset(task)
+
+    @property
+    def tools(self) -> list[dict[str, Any]]:
+        """OpenAI-form schemas of the task's tools (BFCL types kept under `x-bfcl-type`)."""
+        return [normalize_tool(t) for t in self._task.tools]
+
+    def reset(self, task: Task | None = None, seed: int | None = None) -> list[dict[str, Any]]:
+        """Starts an episode with fresh API instances.
+
+        Args:
+            task: A BFCL multi-turn task (from `envs.bfcl.load`); None reuses the current one.
+            seed: Ignored. BFCL's classes seed themselves from the scenario.
+
+        Returns:
+            The first user turn's messages.
+
+        Raises:
+            ValueError: The task is not a BFCL multi-turn task.
+        """
+        task = task or self._task
+        classes = task.metadata.get("bfcl_involved_classes")
+        if not classes:
+            raise ValueError(
+                f"task {task.id!r} has no metadata['bfcl_involved_classes']; not a BFCL multi-turn task"
+            )
+        allowed = {tool_name(t) for t in task.tools}
+        instances: dict[str, Any] = {}
+        methods: dict[str, Callable[..., Any]] = {}
+        for cls in classes:
+            instance = _api_class(cls)()
+            if cls not in STATELESS_CLASSES:
+                # Deep copy: `_load_scenario` keeps references into the config it is given.
+                instance._load_scenario(copy.deepcopy(task.initial_state.get(cls, {})), long_context=False)
+            instances[cls] = instance
+            for name, method in inspect.getmembers(instance, predicate=inspect.ismethod):
+                if not name.startswith("_") and name in allowed:
+                    methods[name] = method
+        self._task, self._instances, self._methods = task, instances, methods
+        self._broken, self._closed = None, False
+        return copy.deepcopy(task.turns[0])
+
+    def step(self, calls: list[ToolCall]) -> list[ToolResult]:
+        """Executes calls in order. Never raises: every problem comes back as an error value."""
+        results = []
+        for call in calls if isinstance(calls, (list, tuple)) else [calls]:
+            try:
+                results.append(self._execute(call))
+            except Exception as e:  # last resort: the protocol promises that step never raises
+                name = call.name if isinstance(call, ToolCall) else "<invalid>"
+                results.append(
+                    ToolResult(ToolCall(name, {}), error=f"internal error: {type(e).__name__}: {e}")
+                )
+        return results
+
+    def state(self) -> dict[str, Any]:
+        """`{class_name: public attributes}` as canonical JSON, the part of an instance BFCL compares."""
+        return {cls: _jsonable(inst) for cls, inst in sorted(self._instances.items())}
+
+    def close(self) -> None:
+        """Drops the instances. Safe to call twice."""
+        self._instances, self._methods, self._closed = {}, {}, True
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _execute(self, call: Any) -> ToolResult:
+        if isinstance(call, dict):
+            call = ToolCall.from_dict(call)
+        if not isinstance(call, ToolCall):
+            return ToolResult(
+                ToolCall("<invalid>", {}), error=f"expected a ToolCall, got {type(call).__name__}"
+            )
+        if self._closed:
+            return ToolResult(call, error="the environment is closed; call reset() first")
+        if self._broken:
+            return ToolResult(call, error=self._broken)
+        method = self._methods.get(call.name)
+        if method is None:
+            return ToolResult(
+                call,
+                error=f"unknown function {call.name!r}; available tools: {', '.join(sorted(self._methods))}",
+            )
+        if not isinstance(call.arguments, dict):
+            return ToolResult(call, error=f"arguments of {call.name} must be an object")
+        # A deep copy, so that the API cannot keep aliases into the caller's dict (or the reverse).
+        kwargs = copy.deepcopy(call.arguments)
+        try:
+            inspect.signature(method).bind(**kwargs)
+        except TypeError as e:
+            return ToolResult(call, error=f"invalid arguments for {call.name}: {e}")
+        try:
+            value = self._run_limited(method, kwargs)
+        except _CallTimeout:
+            return ToolResult(call, error=f"{call.name} timed out after {self.call_timeout_s}s")
+        except Exception as e:
+            return ToolResult(call, error=str(e) or type(e).__name__)
+        text = _bfcl_output(value)
+        if len(text) > self.max_output_chars:
+            text = (
+                text[: self.max_output_chars] + f"... [truncated {len(text) - self.max_output_chars} chars]"
+            )
+        return ToolResult(call, output=text)
+
+    def _run_limited(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+        limit = self.call_timeout_s
+        if not limit or limit <= 0:
+            return fn(**kwargs)
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            return _with_alarm(fn, kwargs, limit)
+        # Off the main thread there is no SIGALRM. Run the call in a worker thread and stop waiting
+        # at the limit. A thread cannot be killed, so after a timeout this env refuses calls until reset.
+        box: dict[str, Any] = {}
+
+        def target() -> None:
+            try:
+                box["value"] = fn(**kwargs)
+            except BaseException as e:  # re-raised in the caller's thread below
+                box["error"] = e
+
+        worker = threading.Thread(target=target, daemon=True)
+        worker.start()
+        worker.join(limit)
+        if worker.is_alive():
+            self._broken = "a previous call timed out and may still be running; call reset()"
+            raise _CallTimeout
+        if "error" in box:
+            raise box["error"]
+        return box.get("value")
+
+
+def _with_alarm(fn: Callable[..., Any], kwargs: dict[str, Any], seconds: float) -> Any:
+    """Runs `fn` under a SIGALRM timer. It interrupts Python code, not one long C operation."""
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise _CallTimeout
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    outer_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
+    start = time.monotonic()
+    try:
+        return fn(**kwargs)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_delay:  # someone else's timer (e.g. pytest-timeout) was running: give it back
+            signal.setitimer(signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - start), 1e-3))
+
+
+def make_bfcl_env(task: Task, *, max_output_chars: int = 1000, call_timeout_s: float = 1.0) -> BFCLEnv:
+    """Builds the execution env of a BFCL multi-turn task, already reset to its initial state.
+
+    Args:
+        task: A task from `envs.bfcl.load("multi_turn_base")`.
+        max_output_chars: Longer outputs are cut, with a note of how much was cut.
+        call_timeout_s: Time limit per call; 0 or None disables it.
+    """
+    return BFCLEnv(task, max_output_chars=max_output_chars, call_timeout_s=call_timeout_s)
+
+
+def ground_truth_calls(task: Task) -> list[list[ToolCall]]:
+    """The task's ground-truth calls per turn, parsed from the raw BFCL strings in its metadata."""
+    classes = task.metadata.get("bfcl_involved_classes", [])
+    raw = task.metadata.get("bfcl_ground_truth_calls")
+    if raw is None:
+        raise ValueError(
+            f"task {task.id!r} has no metadata['bfcl_ground_truth_calls']; not a BFCL multi-turn task"
+        )
+    return [[parse_call(s, lambda fn: method_params(classes, fn)) for s in turn] for turn in raw]
+
+
+def replay(task: Task, *, max_output_chars: int = 1000, call_timeout_s: float = 1.0) -> list[dict[str, Any]]:
+    """Runs the ground truth turn by turn on a fresh env, as BFCL's checker does.
+
+    Use the same limits as the env that the policy played in. Otherwise truncated outputs
+    differ, and the response check fails for no reason.
+
+    Returns:
+        One dict per user turn:
+        `{"calls": [ToolCall dicts], "results": [BFCL result strings], "errors": [str | None],
+        "state": state() after the turn}`.
+        Pass `results` to `missing_responses` and `state` to `compare_state`.
+    """
+    env = make_bfcl_env(task, max_output_chars=max_output_chars, call_timeout_s=call_timeout_s)
+    try:
+        turns = []
+        for calls in ground_truth_calls(task):
+            results = env.step(calls)
+            turns.append(
+                {
+                    "calls": [c.to_dict() for c in calls],
+                    "results": [result_text(r) for r in results],
+                    "errors": [r.error for r in results],
+                    "state": env.state(),
+                }
+            )
+        return turns
+    finally:
+        env.close()
+
+
+def check_multi_turn(
+    task: Task,
+    model_results: list[list[str]],
+    model_states: list[dict[str, Any]],
+    gt: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """BFCL's multi-turn verdict (`multi_turn_checker`), rebuilt on our result strings and states.
+
+    Turns whose ground truth is empty are not checked, as in BFCL (it still runs the model's calls,
+    and so do we). On every other turn the model must have made at least one call. The state must
+    match (`compare_state`). The turn's ground-truth results must all appear among the model's
+    results of all turns so far (`missing_responses`).
+
+    Args:
+        task: A BFCL multi-turn task.
+        model_results: For each user turn, `result_text` of every call the model made in it.
+        model_states: For each user turn, the env's `state()` at the end of the turn.
+        gt: `replay(task)` with the episode's limits; computed with the defaults when None.
+
+    Returns:
+        `{"valid": bool, "error_type": str | None, "turn": int | None, "details": dict}`, where
+        `error_type` uses BFCL's names (e.g. "multi_turn:instance_state_mismatch").
+    """
+    gt = replay(task) if gt is None else gt
+    if len(model_results) != len(gt) or len(model_states) != len(gt):
+        return _verdict(
+            "multi_turn:force_terminated", None, {"turns": len(gt), "model_turns": len(model_results)}
+        )
+    seen: list[str] = []
+    for k, turn in enumerate(gt):
+        seen.extend(model_results[k])
+        if not turn["calls"]:
+            continue
+        if not model_results[k]:
+            return _verdict("multi_turn:empty_turn_model_response", k, {})
+        diffs = compare_state(model_states[k], turn["state"])
+        if diffs:
+            return _verdict("multi_turn:instance_state_mismatch", k, {"differences": diffs})
+        missing = missing_responses(seen, turn["results"])
+        if missing:
+            return _verdict("multi_turn:execution_response_mismatch", k, {"missing_items": missing})
+    return {"valid": True, "error_type": None, "turn": None, "details": {}}
+
+
+def _verdict(error_type: str, turn: int | None, details: dict[str, Any]) -> dict[str, Any]:
+    return {"valid": False, "error_type": error_type, "turn": turn, "details": details}
