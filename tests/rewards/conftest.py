@@ -1,0 +1,23 @@
+"""Fixtures for the rewards tests. The official BFCL checker is a test oracle only, never run time."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def official():
+    """bfcl-eval's own ast_checker (`verdict(pair) -> bool`), imported with its model-config module
+    stood in for in sys.modules (the real one imports every vendor SDK)."""
+    pytest.importorskip("bfcl_eval")
+    from rewards.bfcl_oracle import official_checker
+
+    return official_checker()
+
+
+@pytest.fixture(scope="session")
+def bfcl_cases():
+    pytest.importorskip("bfcl_eval")
+    from rewards.bfcl_oracle import load_cases
+
+    return load_cases()
