@@ -116,11 +116,12 @@ def render_tool(tool: dict[str, Any], style: ToolStyle = "json") -> str:
         typ = _compact_type(schema)
         if pname in required:
             args.append(f"{pname}: {typ}")
-        elif "default" in schema:
+        elif schema.get("default") is not None:
             args.append(f"{pname}: {typ} = {json.dumps(schema['default'], ensure_ascii=False)}")
         else:
             args.append(f"{pname}?: {typ}")
-    desc = norm.get("description", "").strip().split("\n")[0]
+    # The first clause of the description: enough to tell tools apart, at a fraction of the tokens.
+    desc = re.split(r"[.,;:\n]", norm.get("description", "").strip(), maxsplit=1)[0].strip()
     return f"{norm['name']}({', '.join(args)})" + (f" - {desc}" if desc else "")
 
 
@@ -149,9 +150,8 @@ _FENCE = re.compile(r"```[a-zA-Z]*\s*\n?(.*?)```", re.DOTALL)
 class JsonFormat(Format):
     name = "json"
     instructions = (
-        "You can call functions. To call one, reply with "
-        '<tool_call>{"name": "<function>", "arguments": {<args>}}</tool_call> '
-        "(one block per call). If no function fits or information is missing, reply in plain text."
+        'To use a tool, reply with <tool_call>{"name": "<tool>", "arguments": {...}}</tool_call> '
+        "(one block per call). If no tool fits or a needed value is missing, reply in plain text."
     )
 
     def render_calls(self, calls: list[ToolCall]) -> str:
@@ -244,8 +244,8 @@ _JSON_NAMES = {"true": True, "false": False, "null": None}
 class PythonicFormat(Format):
     name = "pythonic"
     instructions = (
-        "You can call functions. To call, reply only with a Python list of calls like "
-        "[func_a(x=1), func_b(y='text')]. If no function fits or information is missing, reply in plain text."
+        "To use tools, reply with only a list of calls: [tool(arg=value, ...)]. "
+        "If no tool fits or a needed value is missing, reply in plain text."
     )
 
     def render_calls(self, calls: list[ToolCall]) -> str:
@@ -378,14 +378,13 @@ class DecisionFormat(Format):
             raise ValueError(f"decision format's inner format must be 'json' or 'pythonic', got {inner!r}")
         self.inner: Format = JsonFormat(tool_style) if inner == "json" else PythonicFormat(tool_style)
         grammar = (
-            '<tool_call>{"name": "<function>", "arguments": {<args>}}</tool_call> blocks'
+            '<tool_call>{"name": "<tool>", "arguments": {...}}</tool_call> blocks'
             if inner == "json"
-            else "a Python list of calls like [func_a(x=1), func_b(y='text')]"
+            else "a list of calls: [tool(arg=value, ...)]"
         )
         self.instructions = (
-            f"You can call functions. Start every reply with a decision token: {USE_TOOL} followed by "
-            f"{grammar}, or {ANSWER} followed by a plain-text answer when no function fits or "
-            "information is missing."
+            f"Start every reply with {USE_TOOL} followed by {grammar}, or with {ANSWER} followed by a "
+            "plain-text answer when no tool fits or a needed value is missing."
         )
 
     def render_calls(self, calls: list[ToolCall]) -> str:

@@ -17,8 +17,14 @@ from envs.types import Task, ToolCall, ToolResult, TurnGroundTruth
 _OMIT = object()
 
 
-def materialize(values: list[Any], schema: dict[str, Any] | None) -> Any:
-    """The concrete value for one argument: the first acceptable value that is not "" (or _OMIT)."""
+def materialize(values: list[Any], schema: dict[str, Any] | None, prefer_omit: bool = False) -> Any:
+    """The concrete value for one argument: the first acceptable value that is not "" (or _OMIT).
+
+    With `prefer_omit`, an argument that may be omitted ("" is acceptable) is omitted: the shortest
+    correct call, which is what SFT targets should teach.
+    """
+    if prefer_omit and "" in values:
+        return _OMIT
     for v in values:
         if not (isinstance(v, str) and v == ""):
             return concrete_value(v, schema or {})
@@ -47,12 +53,13 @@ def _concrete_object(value: dict[str, Any], props: dict[str, Any]) -> dict[str, 
     return out
 
 
-def turn_calls(turn: TurnGroundTruth, schemas: dict[str, dict[str, Any]]) -> list[ToolCall]:
+def turn_calls(turn: TurnGroundTruth, schemas: dict[str, dict[str, Any]], prefer_omit: bool = False) -> list[ToolCall]:
     """The concrete calls of one ground-truth turn.
 
     Args:
         turn: `[{function: {argument: [acceptable values]}}, ...]`.
         schemas: Tool name -> its `parameters` schema (JSON-schema types).
+        prefer_omit: Leave out every argument that may be omitted (see `materialize`).
     """
     calls = []
     for entry in turn:
@@ -60,7 +67,7 @@ def turn_calls(turn: TurnGroundTruth, schemas: dict[str, dict[str, Any]]) -> lis
         props = (schemas.get(name) or {}).get("properties") or {}
         concrete = {}
         for arg, values in args.items():
-            got = materialize(values, props.get(arg))
+            got = materialize(values, props.get(arg), prefer_omit)
             if got is not _OMIT:
                 concrete[arg] = got
         calls.append(ToolCall(name, concrete))

@@ -385,6 +385,7 @@ class _Generator:
         env, initial = self._start(rng, [d])
         n_turns = rng.choice([2, 2, 3])
         turns, gts, tids, intents = [], [], [], []
+        missing: list[list[str] | None] = []  # per turn: the parameters a clarifying question should ask for
         while len(turns) < n_turns:
             if self.missing.get(d) and n_turns - len(turns) >= 2 and rng.random() < 0.35:
                 intent, param = rng.choice(self.missing[d])
@@ -396,6 +397,7 @@ class _Generator:
                 self._play(env, gt)
                 turns += [ask, answer]
                 gts += [[], gt]
+                missing += [[param], None]
                 tids += [tid, cid]
                 intents += [intent.id, intent.id]
                 continue
@@ -410,9 +412,11 @@ class _Generator:
             gts.append(gt)
             tids.append(tid)
             intents.append(intent.id)
+            missing.append(None)
         tools = list(DOMAINS[d].tool_specs())
         rng.shuffle(tools)
-        return _Draft(turns, gts, tools, initial, tids, intents)
+        meta = {"missing_params": missing} if any(missing) else {}
+        return _Draft(turns, gts, tools, initial, tids, intents, meta)
 
     def _irrelevance(self, rng: random.Random) -> _Draft:
         kind = rng.choices(["other_domain", "out_of_scope", "general"], weights=[4, 3, 2])[0]

@@ -152,6 +152,7 @@ class TrainerConfig:
     output_dir: str = "runs/default"
     max_steps: int = 10
     num_learners: int = 1
+    gradient_accumulation_steps: int = 1  # micro-batches per optimizer step (rollouts stay on-policy)
     cpus_per_learner: float = 1.0
     use_gpu: bool = False
     deepspeed: str | None = None  # path to a DeepSpeed JSON (configs/deepspeed/zero2.json)
@@ -227,10 +228,11 @@ class RunConfig:
         if "decision" in self.rewards.components and self.format.name != "decision":
             raise ValueError("rewards: the 'decision' component needs format.name: decision")
         global_batch = self.algorithm.prompts_per_step * self.algorithm.num_generations
-        if global_batch % self.trainer.num_learners:
+        shards = self.trainer.num_learners * self.trainer.gradient_accumulation_steps
+        if global_batch % shards:
             raise ValueError(
-                f"trainer: num_learners={self.trainer.num_learners} must divide prompts_per_step * num_generations "
-                f"= {global_batch}"
+                f"trainer: num_learners * gradient_accumulation_steps = {shards} must divide "
+                f"prompts_per_step * num_generations = {global_batch}"
             )
         if self.format.name == "native" and self.format.placement != "system":
             raise ValueError("format: the native format places tools through the chat template; use placement: system")

@@ -13,6 +13,7 @@ Used by the Ray rollout workers for training (sampled) and by evaluation (greedy
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,13 +66,14 @@ class _Live:
         self.sample_index = sample_index
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
         self.env = envs.env_for_task(task, max_output_chars=limits.max_output_chars, call_timeout_s=limits.call_timeout_s)
-        self.env.reset(task, seed=0 if seed is None else seed)
+        self.env_seed = 0 if seed is None else seed
+        self.env.reset(task, seed=self.env_seed)
         self.messages = renderer.initial_messages(task)
         self.prompt_ids = renderer.prompt_ids(self.messages, task.tools)
         self.completion_ids: list[int] = []
         self.env_mask: list[int] = []
         self.logprobs: list[float] = []
-        self.episode = Episode(task_id=task.id, messages=list(self.messages))
+        self.episode = Episode(task_id=task.id, messages=list(self.messages), metadata={"env_seed": self.env_seed})
         self.turn = 0
         self.steps_in_turn = 0
         self.done = False
@@ -132,6 +134,7 @@ class EpisodeRunner:
                 generators=[e.generator for e in active],
                 temperature=temperature,
                 top_p=top_p,
+                cache_keys=active,  # each episode's _Live object keys its KV cache from one round to the next
             )
             gen_s += time.perf_counter() - t
             t = time.perf_counter()
@@ -172,6 +175,7 @@ class EpisodeRunner:
             "total_s": time.perf_counter() - t0,
             "policy_tokens": float(sum(sum(tr.env_mask) for tr in trajectories)),
         }
+        self.engine.release(live)  # the episodes are over: free their KV caches
         return trajectories, timing
 
     # ---- one assistant message: parse, execute, append the environment's reply ----------------------
@@ -189,6 +193,9 @@ class EpisodeRunner:
         if parsed.calls and not truncated:
             step.results = _safe_step(e.env, parsed.calls)
             results_msgs = r.fmt.render_results(step.results)
+        elif parsed.error and not truncated:
+            # Malformed output is answered like a failed call: an error observation the policy can act on.
+            results_msgs = [{"role": "tool", "content": json.dumps({"error": f"invalid tool call: {parsed.error}"})}]
         e.episode.steps.append(step)
         history = e.messages
         e.messages = history + [{"role": "assistant", "content": text}] + results_msgs
@@ -198,7 +205,7 @@ class EpisodeRunner:
             return
 
         e.steps_in_turn += 1
-        if parsed.calls and e.steps_in_turn < self.limits.max_turns:
+        if results_msgs and e.steps_in_turn < self.limits.max_turns:
             new_messages = results_msgs  # the policy continues this user turn after seeing the results
         else:
             e.episode.turn_states.append(e.env.state())

@@ -52,7 +52,13 @@ def run_episodes(cfg: RunConfig, tasks: list[Task], *, workers: int = 0, batch_s
 
         from rl.rollout import RolloutPool
 
-        pcfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, num_workers=workers))
+        from rl.models import absolute_spec
+
+        pcfg = dataclasses.replace(
+            cfg,
+            model=dataclasses.replace(cfg.model, name_or_path=absolute_spec(cfg.model.name_or_path)),
+            rollout=dataclasses.replace(cfg.rollout, num_workers=workers),
+        )
         pool = RolloutPool.remote(pcfg)
         try:
             # Each worker gets a whole batch at a time; all workers busy at once.
@@ -174,7 +180,18 @@ def evaluate(
 ) -> dict[str, Any]:
     """Plays and scores every task; returns the results document (JSON-serialisable)."""
     t0 = time.perf_counter()
-    trajs = run_episodes(cfg, tasks, workers=workers, batch_size=batch_size, progress=progress)
+    # Tasks without a world to act in (BFCL's AST categories: a schema-only env) are judged on the first
+    # message alone, so their episodes stop there instead of generating follow-ups nobody scores.
+    one_shot = [t for t in tasks if not t.domains and "bfcl_involved_classes" not in t.metadata]
+    one_shot_ids = {t.id for t in one_shot}
+    acting = [t for t in tasks if t.id not in one_shot_ids]
+    by_id: dict[str, Trajectory] = {}
+    for group, max_turns in ((one_shot, 1), (acting, cfg.rollout.max_turns)):
+        if group:
+            gcfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_turns=max_turns))
+            for tr in run_episodes(gcfg, group, workers=workers, batch_size=batch_size, progress=progress):
+                by_id[tr.task_id] = tr
+    trajs = [by_id[t.id] for t in tasks]
     rows = [task_row(t, tr, benchmark) for t, tr in zip(tasks, trajs, strict=True)]
     return {
         "model": cfg.model.name_or_path,

@@ -181,8 +181,10 @@ def grpo_args(cfg: RunConfig, world_size: int, ds_config: dict | None):
     return GRPOConfig(
         output_dir=tr.output_dir,
         max_steps=tr.max_steps,
-        per_device_train_batch_size=global_batch // world_size,
-        gradient_accumulation_steps=1,  # one generation per optimizer step keeps rollouts exactly on-policy
+        per_device_train_batch_size=global_batch // (world_size * tr.gradient_accumulation_steps),
+        # TRL generates once per optimizer step (steps_per_generation = accumulation steps) and the weights
+        # do not change within the step, so rollouts stay exactly on-policy.
+        gradient_accumulation_steps=tr.gradient_accumulation_steps,
         num_generations=a.num_generations,
         learning_rate=a.learning_rate,
         lr_scheduler_type="constant_with_warmup",
@@ -300,8 +302,11 @@ def train(cfg: RunConfig, tasks: list[Task], resume: bool = False) -> dict[str, 
     from ray.train.torch import TorchConfig, TorchTrainer
     from transformers.trainer_utils import get_last_checkpoint
 
+    from rl.models import absolute_spec
+
     out = Path(cfg.trainer.output_dir).resolve()
-    cfg.trainer.output_dir = str(out)
+    cfg.trainer.output_dir = str(out)  # learners and rollout workers run in other directories
+    cfg.model.name_or_path = absolute_spec(cfg.model.name_or_path)
     out.mkdir(parents=True, exist_ok=True)
     (out / "toolgym_config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     resume_from = get_last_checkpoint(str(out)) if resume and out.is_dir() else None
@@ -330,15 +335,19 @@ def train(cfg: RunConfig, tasks: list[Task], resume: bool = False) -> dict[str, 
         run_config=RayRunConfig(name="learners", storage_path=str(out / "ray_train")),
     )
     t = time.perf_counter()
-    trainer.fit()
-    final = out / "final"
-    return {
-        "output_dir": str(out),
-        "final": str(final),
-        "steps": int((final / "toolgym_step.txt").read_text()) if (final / "toolgym_step.txt").is_file() else None,
-        "wall_s": time.perf_counter() - t,
-        "lost_batches": ray.get(pool.rollout.remote([]))[1]["lost_batches"],
-    }
+    try:
+        trainer.fit()
+        final = out / "final"
+        return {
+            "output_dir": str(out),
+            "final": str(final),
+            "steps": int((final / "toolgym_step.txt").read_text()) if (final / "toolgym_step.txt").is_file() else None,
+            "wall_s": time.perf_counter() - t,
+            "lost_batches": ray.get(pool.rollout.remote([]))[1]["lost_batches"],
+            "worker_versions": ray.get(pool.versions.remote()),
+        }
+    finally:
+        ray.kill(pool)  # its rollout workers share its fate: their CPUs and memory are freed
 
 
 def _rollout_pool(cfg: RunConfig):

@@ -83,6 +83,12 @@ def load_policy(
     return model, tok
 
 
+def absolute_spec(spec: str) -> str:
+    """A local checkpoint path made absolute (Ray workers run in other directories); other specs unchanged."""
+    p = Path(spec).expanduser()
+    return str(p.resolve()) if spec not in ALIASES and p.exists() else spec
+
+
 def peft_lora_config(lora: Any) -> Any:
     """A `peft.LoraConfig` from our typed `rl.config.LoraConfig`."""
     from peft import LoraConfig
@@ -191,8 +197,8 @@ def _tiny_random(torch_dtype: torch.dtype) -> tuple[PreTrainedModel, Any]:
     tok = smollm2_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
+        hidden_size=128,
+        intermediate_size=256,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,

@@ -42,6 +42,7 @@ def reward_spec(cfg: RunConfig) -> rewards.RewardSpec:
         length_limit_tokens=cfg.rewards.length_limit_tokens,
         format_name=cfg.format.name,
         decision_inner=cfg.format.decision_inner,
+        max_output_chars=cfg.env.max_output_chars,
     )
 
 

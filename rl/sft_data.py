@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from envs.formats import Format
+from envs.formats import ANSWER, Format
+from envs.domains import DOMAINS
 from envs.replay import tool_parameters, turn_calls
 from envs.schema import tool_name
 from envs.types import Task, ToolCall, ToolResult
+from rewards.execution import informative_leaves
+from rewards.expect import missing_params
 from rl.chat import ChatRenderer
 
 NO_TOOL_REPLY = "Sorry, none of the available tools can do that."
@@ -89,10 +92,14 @@ def task_dialogue(task: Task, fmt: Format, reasoning: bool = False) -> list[dict
             if k > 0:
                 dialogue += [dict(m) for m in task.turns[k]]
             if not turn_gt:
-                dialogue.append({"role": "assistant", "content": fmt.render_answer(_no_call_reply(task))})
+                if fmt.name == "decision" and task.metadata.get("synthetic") == "non_fc":
+                    reply = ANSWER  # the recipe of Chen et al.: the decision token alone teaches "no call"
+                else:
+                    reply = fmt.render_answer(_no_call_reply(task, k))
+                dialogue.append({"role": "assistant", "content": reply})
                 continue
-            calls = turn_calls(turn_gt, schemas)
-            results: list[ToolResult] = []
+            calls = turn_calls(turn_gt, schemas, prefer_omit=True)  # shortest correct call
+            asked: list[ToolResult] = []  # outputs of read-only calls: what the user asked to know
             for group in ([c] for c in calls) if sequential else [calls]:
                 text = fmt.render_calls(group)
                 if fmt.parse(text).calls != group:
@@ -103,19 +110,21 @@ def task_dialogue(task: Task, fmt: Format, reasoning: bool = False) -> list[dict
                 bad = [r for r in step if not r.ok]
                 if bad:
                     raise RejectedExample(f"execution: {bad[0].call.name} failed: {bad[0].error}")
-                results += step
+                if group is calls or group[0] is calls[-1]:  # lookups that feed a later call are not the answer
+                    asked += [r for r in step if _is_readonly(task, r.call.name)]
                 dialogue.append({"role": "assistant", "content": text})
                 dialogue += fmt.render_results(step)
-            dialogue.append({"role": "assistant", "content": fmt.render_answer(_summary(results))})
+            dialogue.append({"role": "assistant", "content": fmt.render_answer(_summary(asked))})
     finally:
         env.close()
     return dialogue
 
 
-def _no_call_reply(task: Task) -> str:
-    missing = task.metadata.get("missing_param")
+def _no_call_reply(task: Task, turn: int) -> str:
+    missing = missing_params(task, turn)
     if missing:
-        return f"Could you tell me the {str(missing).replace('_', ' ')}?"
+        names = " and ".join(m.rsplit(".", 1)[-1].replace("_", " ") for m in missing)
+        return f"Could you tell me the {names}?"
     return NO_TOOL_REPLY
 
 
@@ -124,13 +133,22 @@ def _rationale(calls: list[ToolCall]) -> str:
     return f"I will call {names} with the values from the request."
 
 
-def _summary(results: list[ToolResult]) -> str:
-    """A short final answer that carries the tool outputs the user asked for."""
-    outputs = [r.output for r in results if r.output not in (None, "", {}, [])]
-    if not outputs:
+def _summary(asked: list[ToolResult]) -> str:
+    """A short final answer: "Done." after actions, or what the lookups found (their informative values)."""
+    values = [v for r in asked for v in informative_leaves(r.output, r.call.arguments)[:3]]
+    if not values:
         return "Done."
-    text = json.dumps(outputs[0] if len(outputs) == 1 else outputs, ensure_ascii=False, separators=(", ", ": "))
-    return "Done: " + (text if len(text) <= 160 else text[:157] + "...")
+    text = ", ".join(str(v) for v in values[:6])
+    return "Result: " + (text if len(text) <= 100 else text[:97] + "...")
+
+
+def _is_readonly(task: Task, tool: str) -> bool:
+    """True when the task's domains define `tool` as read-only (a lookup whose output the user wants)."""
+    for d in task.domains:
+        spec = DOMAINS.get(d) and DOMAINS[d].tool_specs().get(tool)
+        if spec is not None:
+            return spec.readonly
+    return False
 
 
 def non_fc_variant(task: Task) -> Task | None:
@@ -150,7 +168,8 @@ def non_fc_variant(task: Task) -> Task | None:
         ground_truth=[[]],
         domains=task.domains,
         initial_state=task.initial_state,
-        metadata={**task.metadata, "synthetic": "non_fc", "removed_tools": sorted(needed), "missing_param": None},
+        metadata={**task.metadata, "synthetic": "non_fc", "removed_tools": sorted(needed), "missing_param": None,
+                  "missing_params": None},
     )
 
 

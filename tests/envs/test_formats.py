@@ -206,9 +206,9 @@ BFCL_TOOL = {
 
 def test_compact_rendering_of_both_tool_forms():
     assert render_tool(OPENAI_TOOL, "compact") == (
-        'get_weather(city: str, unit: "celsius"|"fahrenheit" = "celsius", days?: list[int]) - Get the weather.'
+        'get_weather(city: str, unit: "celsius"|"fahrenheit" = "celsius", days?: list[int]) - Get the weather'
     )
-    assert render_tool(BFCL_TOOL, "compact") == "math.hypot(x: float, y: float, pt?: list[float]) - Euclidean norm."
+    assert render_tool(BFCL_TOOL, "compact") == "math.hypot(x: float, y: float, pt?: list[float]) - Euclidean norm"
 
 
 @pytest.mark.parametrize("placement", ["system", "tools_role"])

@@ -1,0 +1,177 @@
+"""The end-to-end demo on the embedded default: SmolLM2-135M-Instruct, local Ray, CPU.
+
+    stages:  sft -> grpo -> eval (base, sft, grpo on toolgym held-out + a BFCL subset) -> export -> report
+
+Each stage records what it produced in `<out>/stages.json` with a fingerprint of its inputs; a rerun skips
+stages whose fingerprint still matches (`fresh=True` redoes everything). The base model's evaluation is
+cached under $TOOLGYM_CACHE, since the base model never changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from rl.config import RunConfig, load_config, to_dict
+from rl.models import cache_dir
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclasses.dataclass
+class DemoPlan:
+    """What the demo runs; the defaults are the committed configs."""
+
+    out: Path = Path("runs/demo")
+    sft_config: Path = ROOT / "configs" / "demo_sft.yaml"
+    grpo_config: Path = ROOT / "configs" / "demo.yaml"
+    eval_config: Path = ROOT / "configs" / "demo_eval.yaml"
+    toolgym_tasks: int = 240  # held-out tasks (>= 200 for the paired bootstrap)
+    bfcl_per_category: int = 5
+    bfcl_categories: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple")
+    eval_workers: int = 2
+
+
+class Stages:
+    """Remembers finished stages and their fingerprints (in `<out>/stages.json`)."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / "stages.json"
+        self.done: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
+        self.t0 = time.perf_counter()
+
+    def run(self, name: str, fingerprint: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        prev = self.done.get(name)
+        if prev and prev.get("fingerprint") == fingerprint:
+            print(f"[demo] {name}: reusing the finished stage (fresh=True to redo)", flush=True)
+            return prev["result"]
+        print(f"\n[demo] ===== {name} (t+{self.elapsed()}) =====", flush=True)
+        t = time.perf_counter()
+        result = fn()
+        self.done[name] = {"fingerprint": fingerprint, "result": result, "seconds": round(time.perf_counter() - t, 1)}
+        self.path.write_text(json.dumps(self.done, indent=2))
+        print(f"[demo] {name} done in {time.perf_counter() - t:.0f} s", flush=True)
+        return result
+
+    def elapsed(self) -> str:
+        s = int(time.perf_counter() - self.t0)
+        return f"{s // 60}m{s % 60:02d}s"
+
+
+def fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
+    """Runs every stage and writes `<out>/report.md`; returns its path."""
+    out = plan.out
+    if fresh and out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stages = Stages(out)
+
+    sft_cfg = load_config(plan.sft_config, [f"trainer.output_dir={out / 'sft'}"])
+    sft_final = out / "sft" / "final"
+    grpo_cfg = load_config(plan.grpo_config, [f"trainer.output_dir={out / 'grpo'}", f"model.name_or_path={sft_final}"])
+    eval_cfg = load_config(plan.eval_config)
+
+    # 1. SFT --------------------------------------------------------------------------------------
+    fp_sft = fingerprint(to_dict(sft_cfg))
+    sft = stages.run("sft", fp_sft, lambda: _sft(sft_cfg))
+
+    # 2. GRPO on Ray rollout workers ---------------------------------------------------------------
+    fp_grpo = fingerprint(fp_sft, to_dict(grpo_cfg))
+    grpo = stages.run("grpo", fp_grpo, lambda: _grpo(grpo_cfg))
+
+    # 3. Evaluation: base (cached across runs), SFT, GRPO ------------------------------------------
+    toolgym_tasks, bfcl_tasks = _eval_tasks(plan, eval_cfg)
+    fp_tasks = fingerprint(to_dict(eval_cfg), plan.toolgym_tasks, plan.bfcl_per_category, plan.bfcl_categories)
+    models = {"base": eval_cfg.model.name_or_path, "sft": str(sft_final), "grpo": grpo["final"]}
+    results: dict[str, dict[str, dict]] = {}
+    for label, spec in models.items():
+        fp = fingerprint(fp_tasks, label, fp_sft if label != "base" else "", fp_grpo if label == "grpo" else "")
+        results[label] = stages.run(
+            f"eval_{label}", fp,
+            lambda spec=spec, label=label, fp=fp: _eval_model(plan, eval_cfg, spec, label, fp, toolgym_tasks, bfcl_tasks),
+        )
+
+    # 4. Export the GRPO policy --------------------------------------------------------------------
+    export = stages.run(
+        "export", fingerprint(fp_grpo),
+        lambda: _export(grpo["final"], out / "export", [results["grpo"]["toolgym"], results["grpo"]["bfcl"]]),
+    )
+
+    # 5. Report ------------------------------------------------------------------------------------
+    from rl.report import write_report
+
+    report = write_report(out, results, sft=sft, grpo=grpo, export=export, elapsed=stages.elapsed(), stages=stages.done)
+    print(f"\n[demo] report: {report} (t+{stages.elapsed()})", flush=True)
+    return report
+
+
+# ---------------------------------------------------------------------------------------------------
+# Stages
+# ---------------------------------------------------------------------------------------------------
+
+
+def _sft(cfg: RunConfig) -> dict[str, Any]:
+    from rl.data import load_tasks
+    from rl.sft import train_sft
+
+    return train_sft(cfg, load_tasks(cfg.data, "train"))
+
+
+def _grpo(cfg: RunConfig) -> dict[str, Any]:
+    from rl.data import load_tasks
+    from rl.grpo import train
+    from rl.ray_utils import init_ray
+
+    init_ray(cfg)
+    return train(cfg, load_tasks(cfg.data, "train"))
+
+
+def _eval_tasks(plan: DemoPlan, cfg: RunConfig):
+    from envs import bfcl
+    from envs.tasks import generate
+
+    toolgym = generate(plan.toolgym_tasks, "test", seed=cfg.data.seed + 1)
+    bfcl_tasks = [t for c in plan.bfcl_categories for t in bfcl.load(c, limit=plan.bfcl_per_category)]
+    return toolgym, bfcl_tasks
+
+
+def _eval_model(plan: DemoPlan, cfg: RunConfig, spec: str, label: str, fp: str, toolgym_tasks, bfcl_tasks) -> dict[str, str]:
+    from rl import evaluate as ev
+    from rl.ray_utils import init_ray
+
+    cache = cache_dir() / "demo_eval" / fp if label == "base" else None
+    outdir = plan.out / "eval"
+    paths = {}
+    for bench, tasks in (("toolgym", toolgym_tasks), ("bfcl", bfcl_tasks)):
+        target = outdir / f"{label}_{bench}.json"
+        cached = cache / f"{bench}.json" if cache else None
+        if cached is not None and cached.is_file():
+            print(f"[demo] eval {label}/{bench}: cached result {cached}", flush=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(cached, target)
+        else:
+            mcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=spec, lora=None))
+            if plan.eval_workers:
+                init_ray(mcfg)
+            res = ev.evaluate(mcfg, bench, tasks, workers=plan.eval_workers, progress=f"eval {label}/{bench}")
+            ev.write_outputs(res, target)
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(target, cached)
+        paths[bench] = str(target)
+    return paths
+
+
+def _export(checkpoint: str, out: Path, results: list[str]) -> dict[str, Any]:
+    from rl.export import export
+
+    return export(checkpoint, out, results=results)

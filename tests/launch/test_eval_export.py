@@ -1,0 +1,142 @@
+"""launch/eval.py (BFCL and toolgym, compare mode) and launch/export.py (merge, card, Hub push)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+PY = sys.executable
+ENV = {**os.environ, "WANDB_MODE": "offline", "TRL_EXPERIMENTAL_SILENCE": "1"}
+
+
+def _run(args, timeout=900):
+    proc = subprocess.run([PY, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    return proc
+
+
+@pytest.mark.integration
+def test_bfcl_eval_of_tiny_random_has_every_category_and_the_summaries(tmp_path):
+    from rl.evaluate import BFCL_CATEGORIES
+
+    out = tmp_path / "bfcl.json"
+    _run(["launch/eval.py", "--benchmark", "bfcl", "--model", "tiny-random", "--limit", "5", "--out", str(out),
+          "rollout.max_new_tokens=16"])
+    res = json.loads(out.read_text())
+    assert sorted(res["categories"]) == sorted(BFCL_CATEGORIES)
+    assert all(v["n"] == 5 for v in res["categories"].values())
+    assert set(res["summaries"]) == {"non_live_ast", "live_ast", "irrelevance", "relevance", "multi_turn"}
+    assert res["decoding"] == "greedy" and "seed" in res
+    assert out.with_suffix(".md").read_text().count("|") > 20 and out.with_suffix(".png").stat().st_size > 1000
+    # A random model calls nothing sensible: irrelevance passes, AST categories fail.
+    assert res["categories"]["simple_python"]["valid"] == 0.0
+
+
+@pytest.mark.integration
+def test_toolgym_eval_and_compare(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for path, temp_model in ((a, "tiny-random"), (b, "tiny-random")):
+        _run(["launch/eval.py", "--benchmark", "toolgym", "--model", temp_model, "--limit", "16", "--out", str(path),
+              "rollout.max_new_tokens=8"])
+    res = json.loads(a.read_text())
+    assert res["overall"]["n"] == 16 and "domains" in res and {"ast_valid", "exec_valid", "reward"} <= set(res["overall"])
+    cmp = _run(["launch/eval.py", "--compare", str(a), str(b)]).stdout
+    assert "overall" in cmp and "[+0.00, +0.00]" in cmp  # same model, greedy: identical per-task results
+
+
+def test_paired_bootstrap_ci():
+    from rl.evaluate import paired_bootstrap
+
+    mean, lo, hi = paired_bootstrap([0.0] * 100, [1.0] * 60 + [0.0] * 40)
+    assert mean == pytest.approx(0.6) and 0.45 < lo < 0.6 < hi < 0.75
+    mean, lo, hi = paired_bootstrap([0.5] * 50, [0.5] * 50)
+    assert mean == lo == hi == 0.0
+
+
+@pytest.fixture
+def lora_checkpoint(tmp_path):
+    """A LoRA adapter checkpoint (with non-zero B) whose base is the tiny-random alias."""
+    from peft import get_peft_model
+
+    from rl.config import LoraConfig
+    from rl.models import load_policy, peft_lora_config
+
+    model, tok = load_policy("tiny-random")
+    model = get_peft_model(model, peft_lora_config(LoraConfig(r=4, alpha=8)))
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    ckpt = tmp_path / "ckpt"
+    model.save_pretrained(ckpt)
+    tok.save_pretrained(ckpt)
+    cfg = json.loads((ckpt / "adapter_config.json").read_text())
+    cfg["base_model_name_or_path"] = "tiny-random"
+    (ckpt / "adapter_config.json").write_text(json.dumps(cfg))
+    return ckpt, model
+
+
+def test_export_merges_lora_and_reloads_with_identical_logits(lora_checkpoint, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from rl.export import export
+
+    ckpt, peft_model = lora_checkpoint
+    results = tmp_path / "r.json"
+    results.write_text(json.dumps({"benchmark": "toolgym", "model": "x", "categories": {"simple": {"n": 3, "ast_valid": 0.5, "exec_valid": 0.5, "reward": 1.0}},
+                                   "overall": {"n": 3, "ast_valid": 0.5, "exec_valid": 0.5, "reward": 1.0}}))
+    out = tmp_path / "export"
+    summary = export(ckpt, out, results=[results])
+    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "README.md"} <= set(summary["files"])
+    merged_in_memory = peft_model.merge_and_unload().eval()
+    reloaded = AutoModelForCausalLM.from_pretrained(out).eval()
+    x = torch.tensor([[1, 200, 3000, 45]])
+    with torch.no_grad():
+        assert torch.allclose(reloaded(x).logits, merged_in_memory(x).logits, atol=1e-5)
+    assert AutoTokenizer.from_pretrained(out).chat_template
+    card = (out / "README.md").read_text()
+    assert "tiny-random" in card and "| simple | 3 |" in card and "toolgym" in card
+
+
+def test_push_sends_the_folder_and_card_to_the_hub(lora_checkpoint, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    from rl.export import export
+
+    calls = []
+
+    class FakeHfApi:  # the network boundary: everything before it runs for real
+        def __init__(self, token=None):
+            calls.append(("init", token))
+
+        def create_repo(self, repo_id, private, exist_ok, repo_type):
+            calls.append(("create_repo", repo_id, private))
+
+        def upload_folder(self, folder_path, repo_id, repo_type, commit_message):
+            calls.append(("upload_folder", repo_id, sorted(os.listdir(folder_path)), Path(folder_path, "README.md").read_text()))
+            return type("CommitInfo", (), {"commit_url": f"https://huggingface.co/{repo_id}/commit/abc"})()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeHfApi)
+    ckpt, _ = lora_checkpoint
+    summary = export(ckpt, tmp_path / "out", push_to_hub="me/tiny-toolgym", private=True, token="hf_test")
+    assert calls[0] == ("init", "hf_test") and calls[1] == ("create_repo", "me/tiny-toolgym", True)
+    _, repo, files, card = calls[2]
+    assert repo == "me/tiny-toolgym" and "model.safetensors" in files and "README.md" in files
+    assert "me/tiny-toolgym" in card and "toolgym" in card
+    assert summary["url"].endswith("/commit/abc")
+
+
+def test_push_without_token_fails_clearly_before_any_work(lora_checkpoint, tmp_path, monkeypatch):
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    ckpt, _ = lora_checkpoint
+    out = tmp_path / "out"
+    proc = subprocess.run([PY, "launch/export.py", "--checkpoint", str(ckpt), "--out", str(out), "--push-to-hub", "me/x"],
+                          cwd=ROOT, env={k: v for k, v in ENV.items() if k != "HF_TOKEN"}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "HF_TOKEN" in proc.stderr
+    assert not out.exists()  # nothing half-done to clean up; the checkpoint is untouched
+    assert (ckpt / "adapter_model.safetensors").is_file()

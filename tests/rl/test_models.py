@@ -1,0 +1,69 @@
+"""Policy loading without network: aliases, local checkpoints, clear errors, decision tokens, LoRA."""
+
+import time
+
+import pytest
+import torch
+
+from rl.models import ALIASES, ModelLoadError, load_policy
+
+
+def test_tiny_random_is_deterministic_and_has_a_pad_token():
+    m1, tok = load_policy("tiny-random")
+    m2, _ = load_policy("tiny-random")
+    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values(), strict=True))
+    assert tok.pad_token is not None and m1.config.num_hidden_layers == 2
+
+
+def test_decision_tokens_are_special_and_embeddings_resized():
+    model, tok = load_policy("tiny-random", decision_tokens=True)
+    ids = tok.convert_tokens_to_ids(["<|use_tool|>", "<|answer|>"])
+    assert len(set(ids)) == 2 and max(ids) < model.get_input_embeddings().num_embeddings
+    assert tok("<|use_tool|>[f(x=1)]", add_special_tokens=False)["input_ids"][0] == ids[0]
+
+
+def test_local_checkpoint_round_trip(tmp_path):
+    model, tok = load_policy("tiny-random", decision_tokens=True)
+    model.save_pretrained(tmp_path)
+    tok.save_pretrained(tmp_path)
+    again, tok2 = load_policy(str(tmp_path))
+    x = torch.tensor([[1, 2, 3, 49152]])
+    assert torch.allclose(model(x).logits, again(x).logits)
+    assert len(tok2) == len(tok)
+
+
+def test_lora_wraps_with_peft():
+    from rl.config import LoraConfig
+
+    model, _ = load_policy("tiny-random", lora=LoraConfig(r=4, alpha=8))
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in n for n in trainable)
+
+
+def test_unknown_hub_id_is_a_clear_error_naming_the_aliases(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelLoadError) as e:
+        load_policy("Team-ACE/ToolACE-8B-not-cached")
+    msg = str(e.value)
+    assert all(a in msg for a in ALIASES) and "allow_download" in msg
+
+
+def test_missing_local_path_is_a_clear_error():
+    with pytest.raises(ModelLoadError, match="no such local path"):
+        load_policy("./no/such/checkpoint")
+
+
+@pytest.mark.integration
+def test_second_smollm2_load_is_fast(capsys):
+    load_policy("smollm2-135m")  # converts the GGUF once (about 25 s) if the cache is cold
+    t = time.perf_counter()
+    model, tok = load_policy("smollm2-135m")
+    dt = time.perf_counter() - t
+    with capsys.disabled():
+        print(f"\n[figure] second load_policy('smollm2-135m'): {dt:.2f} s")
+    assert dt < 3.0
+    assert model.config.num_hidden_layers == 30 and tok.eos_token == "<|im_end|>"
+    # The converted copy must behave like an instruct model: greedy reply to a greeting is prose.
+    ids = tok.apply_chat_template([{"role": "user", "content": "Say hello."}], add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    out = model.generate(**ids, max_new_tokens=8, do_sample=False)
+    assert tok.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True).strip()
