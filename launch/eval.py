@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="results.json")
     ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "configs" / "eval.yaml"))
     ap.add_argument("--workers", type=int, default=0, help="Ray rollout workers (0: in this process)")
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=50, help="tasks per lockstep batch (per worker)")
     ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="print per-category deltas B - A")
     ap.add_argument("overrides", nargs="*", help="key.path=value config overrides")
     args = ap.parse_args(argv)

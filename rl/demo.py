@@ -14,8 +14,9 @@ import hashlib
 import json
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from rl.config import RunConfig, load_config, to_dict
 from rl.models import cache_dir
@@ -31,10 +32,13 @@ class DemoPlan:
     sft_config: Path = ROOT / "configs" / "demo_sft.yaml"
     grpo_config: Path = ROOT / "configs" / "demo.yaml"
     eval_config: Path = ROOT / "configs" / "demo_eval.yaml"
-    toolgym_tasks: int = 240  # held-out tasks (>= 200 for the paired bootstrap)
+    toolgym_tasks: int = 200  # held-out tasks (>= 200 for the paired bootstrap)
     bfcl_per_category: int = 5
     bfcl_categories: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple")
     eval_workers: int = 2
+    # Greedy lockstep decoding amortises each forward over the batch: 50 rows per worker ran ~1.7x the
+    # tasks/s of 16 here (1.03 vs 0.62 task/s with 2 workers).
+    eval_batch_size: int = 50
 
 
 class Stages:
@@ -162,7 +166,7 @@ def _eval_model(plan: DemoPlan, cfg: RunConfig, spec: str, label: str, fp: str, 
             mcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=spec, lora=None))
             if plan.eval_workers:
                 init_ray(mcfg)
-            res = ev.evaluate(mcfg, bench, tasks, workers=plan.eval_workers, progress=f"eval {label}/{bench}")
+            res = ev.evaluate(mcfg, bench, tasks, workers=plan.eval_workers, batch_size=plan.eval_batch_size, progress=f"eval {label}/{bench}")
             ev.write_outputs(res, target)
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)

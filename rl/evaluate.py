@@ -50,9 +50,8 @@ def run_episodes(cfg: RunConfig, tasks: list[Task], *, workers: int = 0, batch_s
     if workers > 0:
         import ray
 
-        from rl.rollout import RolloutPool
-
         from rl.models import absolute_spec
+        from rl.rollout import RolloutPool
 
         pcfg = dataclasses.replace(
             cfg,

@@ -26,7 +26,10 @@ def init_ray(cfg: RunConfig) -> None:
     needed = cfg.rollout.num_workers * cfg.rollout.cpus_per_worker + cfg.trainer.num_learners * cfg.trainer.cpus_per_learner
     ray.init(
         num_cpus=int(max(os.cpu_count() or 1, needed + 1)),
-        include_dashboard=False,
+        # Ray Train's placement-group cleaner polls the state API, which the dashboard serves; without it the
+        # console fills with "Failed to query Ray Train Controller actor state" every few seconds.
+        include_dashboard=True,
+        dashboard_host="127.0.0.1",
         _node_ip_address="127.0.0.1",
         runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}},
         log_to_driver=True,

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import envs
-from envs.formats import ANSWER, Format
 from envs.domains import DOMAINS
+from envs.formats import ANSWER, Format
 from envs.replay import tool_parameters, turn_calls
 from envs.schema import tool_name
 from envs.types import Task, ToolCall, ToolResult

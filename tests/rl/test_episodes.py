@@ -3,7 +3,6 @@
 import time
 
 import pytest
-import torch
 
 import envs
 import rewards
@@ -157,9 +156,9 @@ def test_limits_max_turns_and_total_tokens(tok, flaky):
 
 
 def test_lockstep_batch_with_real_model_is_seed_deterministic(tok):
+    from rl.config import load_config
     from rl.models import load_policy
     from rl.rollout import build_runner
-    from rl.config import load_config
 
     cfg = load_config(None, ["model.name_or_path=tiny-random", "rollout.max_new_tokens=12", "format.tool_style=compact"])
     model, tok2 = load_policy("tiny-random")
