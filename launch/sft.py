@@ -30,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"[toolgym] SFT: {len(tasks)} source tasks -> {cfg.trainer.output_dir}", flush=True)
     summary = train_sft(cfg, tasks, resume=args.resume)
     print(json.dumps(summary, indent=2), flush=True)
+    # Also on disk, for callers that run this script as a child process (launch/demo.py).
+    (Path(cfg.trainer.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
     return 0
 
 

@@ -79,18 +79,20 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages(out)
 
-    sft_cfg = load_config(plan.sft_config, [f"trainer.output_dir={out / 'sft'}"])
     sft_final = out / "sft" / "final"
-    grpo_cfg = load_config(plan.grpo_config, [f"trainer.output_dir={out / 'grpo'}", f"model.name_or_path={sft_final}"])
+    sft_over = [f"trainer.output_dir={(out / 'sft').resolve()}"]
+    grpo_over = [f"trainer.output_dir={(out / 'grpo').resolve()}", f"model.name_or_path={sft_final.resolve()}"]
+    sft_cfg = load_config(plan.sft_config, sft_over)  # loaded here too: a bad config fails before any work
+    grpo_cfg = load_config(plan.grpo_config, grpo_over)
     eval_cfg = load_config(plan.eval_config)
 
     # 1. SFT --------------------------------------------------------------------------------------
     fp_sft = fingerprint(to_dict(sft_cfg))
-    sft = stages.run("sft", fp_sft, lambda: _sft(sft_cfg))
+    sft = stages.run("sft", fp_sft, lambda: _sft(plan.sft_config, sft_over))
 
     # 2. GRPO on Ray rollout workers ---------------------------------------------------------------
     fp_grpo = fingerprint(fp_sft, to_dict(grpo_cfg))
-    grpo = stages.run("grpo", fp_grpo, lambda: _grpo(grpo_cfg))
+    grpo = stages.run("grpo", fp_grpo, lambda: _grpo(plan.grpo_config, grpo_over))
 
     # 3. Evaluation: base (cached across runs), SFT, GRPO ------------------------------------------
     toolgym_tasks, bfcl_tasks = _eval_tasks(plan, eval_cfg)
@@ -123,20 +125,30 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _sft(cfg: RunConfig) -> dict[str, Any]:
-    from rl.data import load_tasks
-    from rl.sft import train_sft
-
-    return train_sft(cfg, load_tasks(cfg.data, "train"))
+def _sft(config: Path, overrides: list[str]) -> dict[str, Any]:
+    return _child("sft.py", config, overrides)
 
 
-def _grpo(cfg: RunConfig) -> dict[str, Any]:
-    from rl.data import load_tasks
-    from rl.grpo import train
-    from rl.ray_utils import init_ray
+def _grpo(config: Path, overrides: list[str]) -> dict[str, Any]:
+    return _child("grpo.py", config, overrides)
 
-    init_ray(cfg)
-    return train(cfg, load_tasks(cfg.data, "train"))
+
+def _child(script: str, config: Path, overrides: list[str]) -> dict[str, Any]:
+    """Runs a training stage as `launch/<script>` in a child process and returns its summary.
+
+    A child process, not a call: a trainer's peak memory (activations, logits, optimizer state) stays with
+    the process on CPU (the allocator keeps freed pages), and the next stage's Ray workers then ran out of
+    memory on this 24 GiB machine.
+    """
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, str(ROOT / "launch" / script), "--config", str(config), *overrides]
+    proc = subprocess.run(cmd, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"demo stage failed (exit {proc.returncode}): {' '.join(cmd)}")
+    out_dir = next(o.split("=", 1)[1] for o in overrides if o.startswith("trainer.output_dir="))
+    return json.loads((Path(out_dir) / "summary.json").read_text())
 
 
 def _eval_tasks(plan: DemoPlan, cfg: RunConfig):
