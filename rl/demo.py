@@ -29,7 +29,7 @@ class DemoPlan:
     """What the demo runs; the defaults are the committed configs."""
 
     out: Path = Path("runs/demo")
-    sft_config: Path = ROOT / "configs" / "demo_sft.yaml"
+    sft_config: Path = ROOT / "configs" / "sft_smollm2.yaml"
     grpo_config: Path = ROOT / "configs" / "demo.yaml"
     eval_config: Path = ROOT / "configs" / "demo_eval.yaml"
     toolgym_tasks: int = 200  # held-out tasks (>= 200 for the paired bootstrap)
@@ -80,7 +80,7 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
     stages = Stages(out)
 
     sft_final = out / "sft" / "final"
-    sft_over = [f"trainer.output_dir={(out / 'sft').resolve()}"]
+    sft_over = [f"trainer.output_dir={(out / 'sft').resolve()}", "logging.run_name=demo-sft"]
     grpo_over = [f"trainer.output_dir={(out / 'grpo').resolve()}", f"model.name_or_path={sft_final.resolve()}"]
     sft_cfg = load_config(plan.sft_config, sft_over)  # loaded here too: a bad config fails before any work
     grpo_cfg = load_config(plan.grpo_config, grpo_over)
