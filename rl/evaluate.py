@@ -260,7 +260,8 @@ def write_outputs(results: dict[str, Any], out: str | Path) -> dict[str, str]:
     """Writes results.json, results.md and results.png next to each other."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
+    # A summary over categories that were not run is NaN in memory; JSON has no NaN (jq and JS reject it).
+    out.write_text(json.dumps(_nan_to_none(results), indent=2, allow_nan=False))
     md = out.with_suffix(".md")
     md.write_text(markdown(results))
     png = chart([results], out.with_suffix(".png"))
@@ -270,6 +271,16 @@ def write_outputs(results: dict[str, Any], out: str | Path) -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------------
 # Comparison with paired bootstrap confidence intervals
 # ---------------------------------------------------------------------------------------------------
+
+
+def _nan_to_none(x: Any) -> Any:
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_nan_to_none(v) for v in x]
+    return x
 
 
 def paired_bootstrap(a: list[float], b: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
