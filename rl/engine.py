@@ -280,15 +280,7 @@ class HFEngine:
             past = self._cache(room)
             logits, _ = self._prefill(contexts, hits, into=past)
         else:
-            kv: list[Any] = [None] * B
-            logits = None
-            for chunk in chunks:
-                chunk_logits, chunk_kv = self._prefill([contexts[i] for i in chunk], [hits[i] for i in chunk])
-                if logits is None:
-                    logits = chunk_logits.new_empty((B, chunk_logits.shape[-1]))  # [B, V]
-                logits[chunk] = chunk_logits
-                for j, i in enumerate(chunk):
-                    kv[i] = chunk_kv[j]
+            logits, kv = self._prefill_rows(contexts, hits, chunks)
             past = self._batched_cache(kv, lengths, L, room)
             del kv
         del hits  # reused caches were copied; each keyed row's cache is stored anew after decoding
@@ -385,7 +377,7 @@ class HFEngine:
         if not groups:
             return hits
         prefixes = [contexts[members[0]][:n] for members, n in groups]
-        kv = self._prefill_rows(prefixes, [(None, 0)] * len(prefixes))
+        _, kv = self._prefill_rows(prefixes, [(None, 0)] * len(prefixes))
         hits = list(hits)
         for (members, n), prefix, layers in zip(groups, prefixes, kv, strict=True):
             shared = _RowCache(prefix, layers)
@@ -394,14 +386,26 @@ class HFEngine:
             self.shared_tokens += n * (len(members) - 1)
         return hits
 
-    def _prefill_rows(self, contexts: list[list[int]], hits: list[tuple[Any, int]]) -> list[KV]:
-        """Keys/values of whole contexts, prefilled in chunks (the next-token logits are dropped)."""
+    def _prefill_rows(
+        self, contexts: list[list[int]], hits: list[tuple[Any, int]], chunks: list[list[int]] | None = None
+    ) -> tuple[torch.Tensor, list[KV]]:
+        """Prefills whole contexts in chunks (default: `_chunks` of their uncached lengths).
+
+        Returns:
+            The next-token logits [B, V], and per row, per layer, the (keys, values) of its whole context.
+        """
+        if chunks is None:
+            chunks = self._chunks([len(c) - n for c, (_, n) in zip(contexts, hits, strict=True)])
         kv: list[Any] = [None] * len(contexts)
-        for chunk in self._chunks([len(c) - n for c, (_, n) in zip(contexts, hits, strict=True)]):
-            _, chunk_kv = self._prefill([contexts[i] for i in chunk], [hits[i] for i in chunk])
+        logits = None
+        for chunk in chunks:
+            chunk_logits, chunk_kv = self._prefill([contexts[i] for i in chunk], [hits[i] for i in chunk])
+            if logits is None:
+                logits = chunk_logits.new_empty((len(contexts), chunk_logits.shape[-1]))  # [B, V]
+            logits[chunk] = chunk_logits
             for j, i in enumerate(chunk):
                 kv[i] = chunk_kv[j]
-        return kv
+        return logits, kv
 
     def _chunks(self, suffix: list[int]) -> list[list[int]]:
         """Rows grouped for prefill: longest first; a row joins the current chunk while padding stays small
@@ -499,9 +503,7 @@ class HFEngine:
         ref = next(row for row, n in zip(kv, take, strict=True) if n > 0)
         for layer_idx, layer in enumerate(cache.layers):
             k_ref = ref[layer_idx][0]
-            layer.allocate(
-                len(kv), k_ref.shape[0], k_ref.shape[-1], k_ref
-            )  # zeros in the padding, masked anyway
+            layer.allocate(len(kv), k_ref.shape[0], k_ref.shape[-1], k_ref)  # zeros in the padding, masked anyway
             for i, (row, n) in enumerate(zip(kv, take, strict=True)):
                 if n > 0:
                     layer._k[i, :, width - n : width] = row[layer_idx][0][:, :n]
@@ -520,9 +522,7 @@ class HFEngine:
             return None, 0
         # At least one token must be fed to get the next token's logits, so reuse at most len(context) - 1.
         n = min(len(cache), len(context) - 1)
-        if (
-            cache.ids[:n] != context[:n]
-        ):  # the context does not extend the cache: reuse the common prefix only
+        if cache.ids[:n] != context[:n]:  # the context does not extend the cache: reuse the common prefix only
             n = len(os.path.commonprefix([cache.ids[:n], context[:n]]))
         return (cache, n) if n > 0 else (None, 0)
 

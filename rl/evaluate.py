@@ -211,7 +211,8 @@ def evaluate(
 # ---------------------------------------------------------------------------------------------------
 
 
-def _pct(x: float) -> str:
+def pct(x: float | None) -> str:
+    """A fraction as a percentage with one decimal; "n/a" for None or NaN (nothing to measure)."""
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
 
 
@@ -221,11 +222,11 @@ def markdown(results: dict[str, Any]) -> str:
     head = "| category | n | " + " | ".join(f"{m} %" for m in metrics) + " | reward |"
     lines = [f"### {b}: {results['model']}", "", head, "|" + "---|" * (len(metrics) + 3)]
     for c, v in results["categories"].items():
-        lines.append(f"| {c} | {v['n']} | " + " | ".join(_pct(v[m]) for m in metrics) + f" | {v['reward']:.3f} |")
+        lines.append(f"| {c} | {v['n']} | " + " | ".join(pct(v[m]) for m in metrics) + f" | {v['reward']:.3f} |")
     o = results["overall"]
-    lines.append(f"| **overall** | {o['n']} | " + " | ".join(_pct(o[m]) for m in metrics) + f" | {o['reward']:.3f} |")
+    lines.append(f"| **overall** | {o['n']} | " + " | ".join(pct(o[m]) for m in metrics) + f" | {o['reward']:.3f} |")
     if "summaries" in results:
-        lines += ["", "| summary | % |", "|---|---|"] + [f"| {k} | {_pct(v)} |" for k, v in results["summaries"].items()]
+        lines += ["", "| summary | % |", "|---|---|"] + [f"| {k} | {pct(v)} |" for k, v in results["summaries"].items()]
     return "\n".join(lines) + "\n"
 
 

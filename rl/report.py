@@ -38,10 +38,6 @@ def reward_curve(metrics_jsonl: Path, path: Path) -> Path | None:
     return path
 
 
-def _pct(x: float) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
-
-
 def _ci(d: dict[str, Any], scale: float) -> str:
     return f"{scale * d['delta']:+.3f} [{scale * d['ci95'][0]:+.3f}, {scale * d['ci95'][1]:+.3f}]"
 
@@ -61,8 +57,8 @@ def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, gr
     for m in models:
         o, b = tg[m]["overall"], bf[m]
         s = b.get("summaries", {})
-        lines.append(f"| {m} | {o['reward']:.3f} | {_pct(o['ast_valid'])} | {_pct(o['exec_valid'])} | {_pct(b['overall']['valid'])} | "
-                     f"{_pct(s.get('non_live_ast'))} | {_pct(s.get('irrelevance'))} |")
+        lines.append(f"| {m} | {o['reward']:.3f} | {ev.pct(o['ast_valid'])} | {ev.pct(o['exec_valid'])} | {ev.pct(b['overall']['valid'])} | "
+                     f"{ev.pct(s.get('non_live_ast'))} | {ev.pct(s.get('irrelevance'))} |")
 
     lines += ["", "### Paired differences (bootstrap 95% CI over the same tasks)", ""]
     for a, b in (("sft", "grpo"), ("base", "sft")):
@@ -77,7 +73,7 @@ def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, gr
     lines += ["| category | n | " + " | ".join(f"{m} AST % / reward" for m in models) + " |", "|---|---|" + "---|" * len(models)]
     for c in cats:
         n = tg[models[0]]["categories"].get(c, {}).get("n", 0)
-        cells = [f"{_pct(tg[m]['categories'][c]['ast_valid'])} / {tg[m]['categories'][c]['reward']:.2f}" for m in models]
+        cells = [f"{ev.pct(tg[m]['categories'][c]['ast_valid'])} / {tg[m]['categories'][c]['reward']:.2f}" for m in models]
         lines.append(f"| {c} | {n} | " + " | ".join(cells) + " |")
     if "sft" in tg and "grpo" in tg:
         lines += ["", "GRPO − SFT by category (reward, paired bootstrap 95% CI):", ""]
@@ -85,13 +81,12 @@ def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, gr
         lines += [f"- {c}: {_ci(d['reward'], 1)}" for c, d in cmp["deltas"].items() if c != "overall"]
 
     curve = reward_curve(Path(grpo["output_dir"]) / "metrics.jsonl", out / "reward_curve.png")
-    acc = ev.chart([tg[m] for m in models], out / "accuracy_toolgym.png", metric="ast_valid")
-    acc_b = ev.chart([bf[m] for m in models], out / "accuracy_bfcl.png", metric="valid")
+    ev.chart([tg[m] for m in models], out / "accuracy_toolgym.png", metric="ast_valid")
+    ev.chart([bf[m] for m in models], out / "accuracy_bfcl.png", metric="valid")
     lines += ["", "## Charts", ""]
     if curve:
         lines.append("![GRPO training reward](reward_curve.png)")
     lines += ["![toolgym accuracy](accuracy_toolgym.png)", "![BFCL accuracy](accuracy_bfcl.png)", ""]
-    _ = acc, acc_b
 
     wandb_runs = sorted(str(p) for p in out.glob("*/wandb/offline-run-*"))
     lines += ["## Where things are", "",

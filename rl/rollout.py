@@ -107,6 +107,7 @@ class RolloutWorker:
             self.merged = True
         else:
             self.model.load_state_dict(state)
+        self.runner.engine.clear_cache()  # keys/values computed with the old weights are stale
         self.version = version
         return time.perf_counter() - t
 

@@ -40,8 +40,8 @@ def test_bfcl_eval_of_tiny_random_has_every_category_and_the_summaries(tmp_path)
 @pytest.mark.integration
 def test_toolgym_eval_and_compare(tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    for path, temp_model in ((a, "tiny-random"), (b, "tiny-random")):
-        _run(["launch/eval.py", "--benchmark", "toolgym", "--model", temp_model, "--limit", "16", "--out", str(path),
+    for path in (a, b):
+        _run(["launch/eval.py", "--benchmark", "toolgym", "--model", "tiny-random", "--limit", "16", "--out", str(path),
               "rollout.max_new_tokens=8"])
     res = json.loads(a.read_text())
     assert res["overall"]["n"] == 16 and "domains" in res and {"ast_valid", "exec_valid", "reward"} <= set(res["overall"])

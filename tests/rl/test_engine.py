@@ -298,53 +298,40 @@ def test_release_frees_the_caches_and_memory_stays_bounded(policy):
     assert small.cached_tokens <= 70 and list(small._caches) == [3, 4]
 
 
-def test_episode_runner_with_reuse_plays_the_same_episodes_and_releases(policy):
+def _episodes_with_and_without_reuse(model, tok, overrides: list[str], n_tasks: int, seeds: list, tol: float):
+    """Plays the same multi-round episodes with KV reuse off, then on; asserts identical tokens and logprobs.
+
+    Returns the runner, for checks on its engine's counters.
+    """
     import envs.tasks
     from rl.config import load_config
     from rl.rollout import build_runner
 
-    model, tok = policy
-    cfg = load_config(
-        None,
-        [
-            "model.name_or_path=tiny-random",
-            "model.lora=null",
-            "rollout.max_new_tokens=6",
-            "format.tool_style=compact",
-        ],
-    )
-    tasks = envs.tasks.generate(6, "train", seed=0, categories=["multi_turn", "multi_step"])
+    cfg = load_config(None, ["model.lora=null", "format.tool_style=compact", *overrides])
+    tasks = envs.tasks.generate(n_tasks, "train", seed=0, categories=["multi_turn", "multi_step"])
     runner = build_runner(cfg, model, tok)
-    seeds = [None, None, 3, 4, 5, 6]
     runner.engine.reuse_kv = False
     want, _ = runner.run(tasks, seeds)
     runner.engine.reuse_kv = True
     got, _ = runner.run(tasks, seeds)
     assert [t.completion_ids for t in got] == [t.completion_ids for t in want]
     for g, w in zip(got, want, strict=True):
-        assert g.logprobs == pytest.approx(w.logprobs, abs=1e-5)
+        assert g.logprobs == pytest.approx(w.logprobs, abs=tol)
     assert max(len(t.episode.steps) for t in got) >= 2  # multi-round episodes, so caches were reused
     assert runner.engine.reused_tokens > 0
+    return runner
+
+
+def test_episode_runner_with_reuse_plays_the_same_episodes_and_releases(policy):
+    model, tok = policy
+    runner = _episodes_with_and_without_reuse(
+        model, tok, ["model.name_or_path=tiny-random", "rollout.max_new_tokens=6"], 6, [None, None, 3, 4, 5, 6], 1e-5
+    )
     assert runner.engine.cached_tokens == 0  # the runner released every episode's cache
 
 
 @pytest.mark.slow
 def test_smollm2_episodes_with_reuse_equal_full_prefill():
     """The real model, greedy and sampled, over multi-round episodes: reuse changes nothing but speed."""
-    import envs.tasks
-    from rl.config import load_config
-    from rl.rollout import build_runner
-
     model, tok = load_policy("smollm2-135m")
-    cfg = load_config(None, ["model.lora=null", "rollout.max_new_tokens=10", "format.tool_style=compact"])
-    tasks = envs.tasks.generate(4, "train", seed=0, categories=["multi_turn", "multi_step"])
-    runner = build_runner(cfg, model, tok)
-    seeds = [None, None, 5, 6]
-    runner.engine.reuse_kv = False
-    want, _ = runner.run(tasks, seeds)
-    runner.engine.reuse_kv = True
-    got, _ = runner.run(tasks, seeds)
-    assert [t.completion_ids for t in got] == [t.completion_ids for t in want]
-    for g, w in zip(got, want, strict=True):
-        assert g.logprobs == pytest.approx(w.logprobs, abs=1e-4)
-    assert max(len(t.episode.steps) for t in got) >= 2 and runner.engine.reused_tokens > 0
+    _episodes_with_and_without_reuse(model, tok, ["rollout.max_new_tokens=10"], 4, [None, None, 5, 6], 1e-4)
