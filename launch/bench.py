@@ -1,4 +1,4 @@
-"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,rollout,all}`.
+"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,rollout,learner,all}`.
 
 Speed claims are ratios against a baseline measured in the same run, because these machines are noisy.
 """
@@ -37,7 +37,13 @@ def _rollout() -> dict:
     return run()
 
 
-BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "rollout": _rollout}
+def _learner() -> dict:
+    from rl.bench_learner import run
+
+    return run()
+
+
+BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "rollout": _rollout, "learner": _learner}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -157,6 +157,26 @@ class RunLogger(TrainerCallback):
                         self.run.log({key: value}, step=r["step"])
 
 
+def refuse_stale_run(output_dir: Path, resume: bool) -> None:
+    """Stops a fresh run from landing on a previous run's outputs.
+
+    RunLogger skips steps that metrics.jsonl already holds and W&B resumes the id in `wandb_run_id`, so a
+    second run in the same directory would drop its own metrics and mix its W&B history with the old one's.
+
+    Raises:
+        FileExistsError: naming the directory and what it holds.
+    """
+    if resume or not output_dir.is_dir():
+        return
+    stale = sorted(p.name for p in output_dir.glob("checkpoint-*"))
+    stale += [n for n in ("metrics.jsonl", "wandb_run_id", "final") if (output_dir / n).exists()]
+    if stale:
+        raise FileExistsError(
+            f"trainer.output_dir={output_dir} holds a previous run ({', '.join(stale)}): pass --resume to "
+            "continue it, or choose another output_dir"
+        )
+
+
 def _init_wandb(output_dir: Path, project: str, run_name: str | None, config: dict[str, Any]):
     import wandb
 

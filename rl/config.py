@@ -63,7 +63,7 @@ class DataConfig:
     train_size: int = 256
     eval_size: int = 64
     seed: int = 0
-    categories: list[str] | None = None
+    categories: list[str] | None = None  # generated round-robin: repeat a name to weight it
     domains: list[str] | None = None
     bfcl_categories: list[str] = field(default_factory=lambda: ["simple_python"])
 

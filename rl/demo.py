@@ -48,12 +48,18 @@ class Stages:
         self.path = out / "stages.json"
         self.done: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
         self.t0 = time.perf_counter()
+        self.reused: list[str] = []  # stages this invocation took from an earlier run
 
-    def run(self, name: str, fingerprint: str, fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    def run(self, name: str, fingerprint: str, fn: Callable[[], dict[str, Any]], workdir: Path | None = None) -> dict[str, Any]:
+        """Runs `fn` unless the stage finished with this fingerprint; a rerun starts from an empty `workdir`
+        (a changed recipe must not resume, or log into, the outputs of the old one)."""
         prev = self.done.get(name)
         if prev and prev.get("fingerprint") == fingerprint:
             print(f"[demo] {name}: reusing the finished stage (fresh=True to redo)", flush=True)
+            self.reused.append(name)
             return prev["result"]
+        if workdir is not None and workdir.exists():
+            shutil.rmtree(workdir)
         print(f"\n[demo] ===== {name} (t+{self.elapsed()}) =====", flush=True)
         t = time.perf_counter()
         result = fn()
@@ -88,11 +94,11 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
 
     # 1. SFT --------------------------------------------------------------------------------------
     fp_sft = fingerprint(to_dict(sft_cfg))
-    sft = stages.run("sft", fp_sft, lambda: _sft(plan.sft_config, sft_over))
+    sft = stages.run("sft", fp_sft, lambda: _sft(plan.sft_config, sft_over), workdir=out / "sft")
 
     # 2. GRPO on Ray rollout workers ---------------------------------------------------------------
     fp_grpo = fingerprint(fp_sft, to_dict(grpo_cfg))
-    grpo = stages.run("grpo", fp_grpo, lambda: _grpo(plan.grpo_config, grpo_over))
+    grpo = stages.run("grpo", fp_grpo, lambda: _grpo(plan.grpo_config, grpo_over), workdir=out / "grpo")
 
     # 3. Evaluation: base (cached across runs), SFT, GRPO ------------------------------------------
     toolgym_tasks, bfcl_tasks = _eval_tasks(plan, eval_cfg)
@@ -115,7 +121,8 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
     # 5. Report ------------------------------------------------------------------------------------
     from rl.report import write_report
 
-    report = write_report(out, results, sft=sft, grpo=grpo, export=export, elapsed=stages.elapsed(), stages=stages.done)
+    report = write_report(out, results, sft=sft, grpo=grpo, export=export, elapsed=stages.elapsed(), stages=stages.done,
+                          reused=stages.reused)
     print(f"\n[demo] report: {report} (t+{stages.elapsed()})", flush=True)
     return report
 

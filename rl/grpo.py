@@ -8,7 +8,8 @@ One optimizer step:
        num_generations times).
     2. The pool plays the episodes on the workers, seeded by (step, task id, sample index), and scores them.
     3. TRL turns the reward components (one TRL reward function each, weighted from config) into group-
-       normalised advantages, and computes the loss on policy tokens only (env_mask).
+       normalised advantages, and computes the loss on policy tokens only (env_mask), over length-grouped
+       micro-batches without pad columns (rl/trainer.py).
     4. After the optimizer step, `WeightSync` sends the new LoRA (or full) weights to every worker, tagged
        with the new step: rollouts of step s always come from weights of version s (on-policy).
 """
@@ -27,7 +28,7 @@ import torch
 from transformers import TrainerCallback
 
 from envs.types import Task
-from rl.callbacks import RunLogger, StepTimer, TimingCallback
+from rl.callbacks import RunLogger, StepTimer, TimingCallback, refuse_stale_run
 from rl.config import RunConfig, to_dict
 from rl.episodes import Trajectory, episode_seed
 
@@ -203,6 +204,9 @@ def grpo_args(cfg: RunConfig, world_size: int, ds_config: dict | None):
         seed=tr.seed,
         data_seed=tr.seed,
         bf16=tr.bf16,
+        # TRL's GRPOConfig turns activation checkpointing on by default; ours is off unless the config asks
+        # (on CPU at this size it costs ~15% of the learner's time and memory is not short).
+        gradient_checkpointing=cfg.model.gradient_checkpointing,
         use_cpu=not tr.use_gpu,
         deepspeed=ds_config,
         report_to=[],  # RunLogger does W&B, aligned with checkpoints
@@ -216,9 +220,9 @@ def grpo_args(cfg: RunConfig, world_size: int, ds_config: dict | None):
 
 def _learner_loop(config: dict[str, Any]) -> None:
     from datasets import Dataset
-    from trl import GRPOTrainer
 
     from rl.models import load_policy, peft_lora_config
+    from rl.trainer import ToolGRPOTrainer
 
     cfg: RunConfig = config["cfg"]
     pool = config["pool"]
@@ -248,7 +252,7 @@ def _learner_loop(config: dict[str, Any]) -> None:
         extra_rows=_rollout_table_rows(recent, cfg, cfg.logging.rollout_table_every),
     )
     dataset = Dataset.from_list([{"prompt": t.id} for t in tasks])
-    trainer = GRPOTrainer(
+    trainer = ToolGRPOTrainer(
         model=model,
         processing_class=tok,
         reward_funcs=[ComponentReward(c) for c in cfg.rewards.components],
@@ -305,6 +309,7 @@ def train(cfg: RunConfig, tasks: list[Task], resume: bool = False) -> dict[str, 
     from rl.models import absolute_spec
 
     out = Path(cfg.trainer.output_dir).resolve()
+    refuse_stale_run(out, resume)
     cfg.trainer.output_dir = str(out)  # learners and rollout workers run in other directories
     cfg.model.name_or_path = absolute_spec(cfg.model.name_or_path)
     out.mkdir(parents=True, exist_ok=True)

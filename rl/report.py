@@ -42,14 +42,21 @@ def _ci(d: dict[str, Any], scale: float) -> str:
     return f"{scale * d['delta']:+.3f} [{scale * d['ci95'][0]:+.3f}, {scale * d['ci95'][1]:+.3f}]"
 
 
-def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, grpo: dict, export: dict, elapsed: str, stages: dict) -> Path:
+def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, grpo: dict, export: dict, elapsed: str, stages: dict,
+                 reused: list[str] | None = None) -> Path:
     """Writes `<out>/report.md` (and its PNGs) from the eval result files of each model."""
     loaded = {m: {b: json.loads(Path(p).read_text()) for b, p in r.items()} for m, r in results.items()}
     models = list(loaded)
     tg = {m: loaded[m]["toolgym"] for m in models}
     bf = {m: loaded[m]["bfcl"] for m in models}
 
-    lines = ["# toolgym demo report", "", f"SmolLM2-135M-Instruct on the CPU, end to end in {elapsed}.", ""]
+    if reused:  # a rerun's wall time leaves out the reused stages: give their recorded times too
+        total = sum(v.get("seconds", 0) for v in stages.values())
+        took = (f"this run took {elapsed} and reused finished stages ({', '.join(reused)}); every stage's own "
+                f"time adds up to {int(total) // 60}m{int(total) % 60:02d}s (see Stage timings)")
+    else:
+        took = f"end to end in {elapsed}"
+    lines = ["# toolgym demo report", "", f"SmolLM2-135M-Instruct on the CPU, {took}.", ""]
     lines += ["## Results", "", f"toolgym held-out tasks (`test` split: unseen phrasings, entities and domains), n = {tg[models[0]]['overall']['n']}; "
               f"BFCL v4 subset, n = {bf[models[0]]['overall']['n']}. Greedy decoding.", ""]
     lines += ["| model | toolgym reward | toolgym strict AST % | toolgym execution % | BFCL accuracy % | BFCL non-live AST % | BFCL irrelevance % |",

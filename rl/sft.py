@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from envs.types import Task
-from rl.callbacks import RunLogger, StepTimer, TimingCallback
+from rl.callbacks import RunLogger, StepTimer, TimingCallback, refuse_stale_run
 from rl.chat import ChatRenderer
 from rl.config import RunConfig, to_dict
 from rl.models import load_policy, peft_lora_config
@@ -60,6 +60,7 @@ def train_sft(cfg: RunConfig, tasks: list[Task], resume: bool = False) -> dict[s
     from trl import SFTTrainer
 
     out = Path(cfg.trainer.output_dir)
+    refuse_stale_run(out, resume)
     out.mkdir(parents=True, exist_ok=True)
     (out / "toolgym_config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     decision = cfg.format.name == "decision"
