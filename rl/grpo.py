@@ -205,7 +205,7 @@ def grpo_args(cfg: RunConfig, world_size: int, ds_config: dict | None):
         data_seed=tr.seed,
         bf16=tr.bf16,
         # TRL's GRPOConfig turns activation checkpointing on by default; ours is off unless the config asks
-        # (on CPU at this size it costs ~15% of the learner's time and memory is not short).
+        # (at this size on CPU memory is not short, and the recomputation cost 10-20% in standalone runs here).
         gradient_checkpointing=cfg.model.gradient_checkpointing,
         use_cpu=not tr.use_gpu,
         deepspeed=ds_config,
