@@ -69,8 +69,9 @@ class Stages:
         return result
 
     def elapsed(self) -> str:
-        s = int(time.perf_counter() - self.t0)
-        return f"{s // 60}m{s % 60:02d}s"
+        from rl.report import mmss
+
+        return mmss(time.perf_counter() - self.t0)
 
 
 def fingerprint(*parts: Any) -> str:

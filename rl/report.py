@@ -38,6 +38,12 @@ def reward_curve(metrics_jsonl: Path, path: Path) -> Path | None:
     return path
 
 
+def mmss(seconds: float) -> str:
+    """Seconds as `12m05s`."""
+    s = int(seconds)
+    return f"{s // 60}m{s % 60:02d}s"
+
+
 def _ci(d: dict[str, Any], scale: float) -> str:
     return f"{scale * d['delta']:+.3f} [{scale * d['ci95'][0]:+.3f}, {scale * d['ci95'][1]:+.3f}]"
 
@@ -53,7 +59,7 @@ def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, gr
     if reused:  # a rerun's wall time leaves out the reused stages: give their recorded times too
         total = sum(v.get("seconds", 0) for v in stages.values())
         took = (f"this run took {elapsed} and reused finished stages ({', '.join(reused)}); every stage's own "
-                f"time adds up to {int(total) // 60}m{int(total) % 60:02d}s (see Stage timings)")
+                f"time adds up to {mmss(total)} (see Stage timings)")
     else:
         took = f"end to end in {elapsed}"
     lines = ["# toolgym demo report", "", f"SmolLM2-135M-Instruct on the CPU, {took}.", ""]
