@@ -215,6 +215,7 @@ def grpo_args(cfg: RunConfig, world_size: int, ds_config: dict | None):
         max_completion_length=cfg.rollout.max_total_tokens,
         disable_tqdm=False,
         log_completions=False,
+        ddp_find_unused_parameters=False,  # every LoRA (or full) weight takes part; True costs a graph walk a step
     )
 
 

@@ -11,6 +11,19 @@ from rl.config import RunConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
+# glibc hands out blocks above its mmap threshold (32 MiB at most) as fresh mmap pages and unmaps them on
+# free, so each micro-batch faults its big buffers in again. Replaying one demo GRPO step's micro-batches,
+# kernel time fell from 14 to 4 of ~65 CPU-seconds with these settings, and the replay ran 1.46x faster. They
+# keep freed memory in the heap, and one arena makes that hold in Ray Train's training thread too (other
+# threads' arenas fall back to mmap). glibc reads them at process start, hence the workers' environment.
+# The cost is resident memory: the demo learner held 14 GiB with them (6 GiB seen without).
+CPU_MALLOC_ENV = {
+    "MALLOC_MMAP_MAX_": "0",
+    "MALLOC_TRIM_THRESHOLD_": str(16 << 30),
+    "MALLOC_TOP_PAD_": str(1 << 30),
+    "MALLOC_ARENA_MAX": "1",
+}
+
 
 def init_ray(cfg: RunConfig) -> None:
     """Joins the cluster when there is one (RAY_ADDRESS, or inside `ray job submit`); else starts a local
@@ -31,6 +44,12 @@ def init_ray(cfg: RunConfig) -> None:
         include_dashboard=True,
         dashboard_host="127.0.0.1",
         _node_ip_address="127.0.0.1",
-        runtime_env={"env_vars": {"PYTHONPATH": str(REPO_ROOT), "TOKENIZERS_PARALLELISM": "false"}},
+        runtime_env={
+            "env_vars": {
+                "PYTHONPATH": str(REPO_ROOT),
+                "TOKENIZERS_PARALLELISM": "false",
+                **(CPU_MALLOC_ENV if not cfg.trainer.use_gpu else {}),
+            }
+        },
         log_to_driver=True,
     )
