@@ -16,7 +16,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # kernel time fell from 14 to 4 of ~65 CPU-seconds with these settings, and the replay ran 1.46x faster. They
 # keep freed memory in the heap, and one arena makes that hold in Ray Train's training thread too (other
 # threads' arenas fall back to mmap). glibc reads them at process start, hence the workers' environment.
-# The cost is resident memory: the demo learner held 14 GiB with them (6 GiB seen without).
+# (PyTorch's own largest CPU tensors still faulted in on every allocation in a check here; the gain
+# comes from the rest.) The cost is resident memory: the demo learner held 14 GiB with them (6 GiB seen without).
 CPU_MALLOC_ENV = {
     "MALLOC_MMAP_MAX_": "0",
     "MALLOC_TRIM_THRESHOLD_": str(16 << 30),

@@ -123,12 +123,18 @@ def test_ray_job_submit_against_a_local_head(sft_model, tmp_path):
     assert start.returncode == 0, start.stderr[-3000:]
     try:
         out = tmp_path / "job"
-        sub = subprocess.run(
-            [ray, "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", str(ROOT), "--",
-             "python", "launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
-             f"trainer.output_dir={out}", "trainer.max_steps=1"],
-            env=env, capture_output=True, text=True, timeout=900,
-        )
+        for _ in range(12):
+            sub = subprocess.run(
+                [ray, "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", str(ROOT), "--",
+                 "python", "launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
+                 f"trainer.output_dir={out}", "trainer.max_steps=1"],
+                env=env, capture_output=True, text=True, timeout=900,
+            )
+            # `ray start` returns before the head's job agent registers; on a loaded machine the first submit
+            # can be refused (HTTP 500, nothing submitted), so wait and submit again.
+            if "No available agent to submit job" not in sub.stderr:
+                break
+            time.sleep(5)
         assert sub.returncode == 0, sub.stdout[-4000:] + sub.stderr[-2000:]
         job_id = re.search(r"Job '(raysubmit_\w+)' submitted", sub.stdout).group(1)
         from ray.job_submission import JobStatus, JobSubmissionClient

@@ -1,8 +1,9 @@
-"""The local Ray that init_ray starts: its workers keep freed tensor memory instead of faulting it back in."""
+"""The local Ray that init_ray starts: its workers keep memory freed through glibc instead of faulting it in again."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -49,8 +50,6 @@ print(json.dumps(faults()))
 
 
 def _run(code: str, env: dict[str, str] | None = None) -> list[int]:
-    import os
-
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | (env or {})
     full_env["PYTHONPATH"] = str(REPO_ROOT)
     full_env.pop("RAY_ADDRESS", None)
