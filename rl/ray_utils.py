@@ -30,7 +30,8 @@ def init_ray(cfg: RunConfig) -> None:
     """Joins the cluster when there is one (RAY_ADDRESS, or inside `ray job submit`); else starts a local
     Ray bound to 127.0.0.1 with enough logical CPUs for the workers and learners.
 
-    Rollouts and updates alternate (synchronous GRPO), so the logical CPUs may exceed the cores.
+    Rollouts and updates alternate (synchronous GRPO), so the logical CPUs may exceed the cores. On a CPU
+    run, the local Ray's workers also get the glibc allocator settings in `CPU_MALLOC_ENV`.
     """
     if ray.is_initialized():
         return
