@@ -11,7 +11,7 @@ from rl.ray_utils import CPU_MALLOC_ENV, REPO_ROOT
 
 # Page faults of three malloc/free rounds of 64 MiB (above glibc's largest mmap threshold), written in full,
 # in a fresh thread (Ray Train runs the learner in one). Measured with glibc's own malloc, which is what the
-# settings tune: a cold 64 MiB block takes about 8k faults here (the kernel maps 8 KiB per fault).
+# settings tune: a cold 64 MiB block takes about 16k faults here (one per 4 KiB page).
 FAULTS = """
 def faults():
     import ctypes, resource, threading
