@@ -26,10 +26,16 @@ class LoraConfig:
     alpha: int = 32
     dropout: float = 0.0
     target_modules: list[str] | str = "all-linear"
+    # Adapt only the last N decoder layers (null: all). Nothing below them needs a gradient, so backward
+    # stops there: one SmolLM2-135M forward+backward over 4x450 tokens took 5.1 s with 12 of 30 layers
+    # adapted against 8.4 s with all 30 (2 threads, this CPU).
+    top_layers: int | None = None
 
     def __post_init__(self) -> None:
         if self.r <= 0:
             raise ValueError(f"r: must be positive, got {self.r}")
+        if self.top_layers is not None and self.top_layers <= 0:
+            raise ValueError(f"top_layers: must be positive or null, got {self.top_layers}")
 
 
 @dataclass

@@ -259,7 +259,7 @@ def _learner_loop(config: dict[str, Any]) -> None:
         reward_funcs=[ComponentReward(c) for c in cfg.rewards.components],
         args=grpo_args(cfg, world, config.get("deepspeed")),
         train_dataset=dataset,
-        peft_config=peft_lora_config(cfg.model.lora) if cfg.model.lora else None,
+        peft_config=peft_lora_config(cfg.model.lora, model) if cfg.model.lora else None,
         rollout_func=make_rollout_func(pool, {t.id: t for t in tasks}, cfg, timer, recent),
         callbacks=[sync, timing, logger],  # order matters: sync time lands inside the step's timing
     )

@@ -79,7 +79,7 @@ def load_policy(
     if lora is not None:
         from peft import get_peft_model
 
-        model = get_peft_model(model, peft_lora_config(lora))
+        model = get_peft_model(model, peft_lora_config(lora, model))
     return model, tok
 
 
@@ -89,15 +89,38 @@ def absolute_spec(spec: str) -> str:
     return str(p.resolve()) if spec not in ALIASES and p.exists() else spec
 
 
-def peft_lora_config(lora: Any) -> Any:
-    """A `peft.LoraConfig` from our typed `rl.config.LoraConfig`."""
+def peft_lora_config(lora: Any, model: PreTrainedModel | None = None) -> Any:
+    """A `peft.LoraConfig` from our typed `rl.config.LoraConfig`.
+
+    Args:
+        lora: The typed config.
+        model: The model it will wrap; needed only when `lora.top_layers` is set (for its layer count and,
+            with `all-linear`, the names of its linear layers).
+
+    Raises:
+        ValueError: `top_layers` without a model, or more layers than the model has.
+    """
     from peft import LoraConfig
 
+    layers, targets = None, lora.target_modules
+    if lora.top_layers is not None:
+        if model is None:
+            raise ValueError("lora.top_layers needs the model to resolve layer indices")
+        n = model.config.num_hidden_layers
+        if lora.top_layers > n:
+            raise ValueError(f"lora.top_layers: {lora.top_layers} is more than the model's {n} layers")
+        layers = list(range(n - lora.top_layers, n))
+        if targets == "all-linear":
+            # peft accepts layer indices only with a list of module names, so "all-linear" is spelled out:
+            # every linear leaf inside the decoder layers (the LM head is not in them, as with peft's own).
+            targets = sorted({name.rsplit(".", 1)[-1] for name, mod in model.named_modules()
+                              if isinstance(mod, torch.nn.Linear) and ".layers." in name})
     return LoraConfig(
         r=lora.r,
         lora_alpha=lora.alpha,
         lora_dropout=lora.dropout,
-        target_modules=lora.target_modules,
+        target_modules=targets,
+        layers_to_transform=layers,
         task_type="CAUSAL_LM",
     )
 

@@ -40,6 +40,31 @@ def test_lora_wraps_with_peft():
     assert trainable and all("lora_" in n for n in trainable)
 
 
+def test_lora_top_layers_adapts_only_the_last_layers_and_backward_stops_below_them():
+    from rl.config import LoraConfig
+
+    model, _ = load_policy("tiny-random", lora=LoraConfig(r=4, alpha=8, top_layers=1))
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert trainable and all(".layers.1." in n and "lora_" in n for n in trainable)
+    # all seven linear projections of the adapted layer, as "all-linear" gives without top_layers
+    assert len({n.split(".layers.1.")[1].split(".lora_")[0] for n in trainable}) == 7
+    below = []  # whether layer 0's output is part of the autograd graph
+    layer0 = model.get_base_model().model.layers[0]
+    layer0.register_forward_hook(lambda mod, args, out: below.append((out[0] if isinstance(out, tuple) else out).requires_grad))
+    model(torch.tensor([[1, 2, 3]])).logits.sum().backward()
+    assert below == [False]
+    assert all(p.grad is not None for n, p in model.named_parameters() if p.requires_grad)
+
+
+def test_lora_top_layers_beyond_the_model_is_a_clear_error():
+    from rl.config import LoraConfig
+
+    with pytest.raises(ValueError, match="top_layers: 3 is more than the model's 2 layers"):
+        load_policy("tiny-random", lora=LoraConfig(top_layers=3))
+    with pytest.raises(ValueError, match="top_layers: must be positive"):
+        LoraConfig(top_layers=0)
+
+
 def test_unknown_hub_id_is_a_clear_error_naming_the_aliases(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError) as e:
