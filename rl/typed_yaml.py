@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 from pathlib import Path
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -16,6 +17,7 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 import yaml
 
 T = TypeVar("T")
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 class ConfigError(ValueError):
@@ -175,6 +177,10 @@ def _convert(tp: Any, value: Any, kpath: str, sources: dict[str, str], where: st
     if tp is Any:
         return value
     if tp is float:
+        if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+            # PyYAML follows YAML 1.1, where "1e-5" (no dot in the mantissa) is a string, not a float;
+            # learning rates are written that way, in files and on the command line alike.
+            return float(value)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{loc}: {kpath}: expected a number, got {type(value).__name__} {value!r}")
         return float(value)

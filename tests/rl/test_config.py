@@ -74,6 +74,16 @@ def test_int_is_accepted_for_float_but_not_bool_for_int(tmp_path):
         load_config(_write(tmp_path, "rollout:\n  num_workers: true\n"))
 
 
+def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
+    # YAML 1.1 reads "1e-5" as a string; float fields take it as the number it means, and only those
+    cfg = load_config(_write(tmp_path, "algorithm:\n  learning_rate: 1e-5\n"), ["rollout.temperature=7E-1"])
+    assert cfg.algorithm.learning_rate == 1e-5 and cfg.rollout.temperature == 0.7
+    with pytest.raises(ConfigError, match="expected a number, got str '1e-5x'"):
+        load_config(None, ["algorithm.learning_rate=1e-5x"])
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_config(None, ["rollout.num_workers=1e2"])
+
+
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
