@@ -27,8 +27,8 @@ class LoraConfig:
     dropout: float = 0.0
     target_modules: list[str] | str = "all-linear"
     # Adapt only the last N decoder layers (null: all). Nothing below them needs a gradient, so backward
-    # stops there: one SmolLM2-135M forward+backward over 4x450 tokens took 5.1 s with 12 of 30 layers
-    # adapted against 8.4 s with all 30 (2 threads, this CPU).
+    # stops there: one SmolLM2-135M forward+backward over 4x450 tokens took 5.2 s with 12 of 30 layers
+    # adapted against 8.4 s with all 30 (medians of 3, 2 threads, this CPU).
     top_layers: int | None = None
 
     def __post_init__(self) -> None:
