@@ -155,9 +155,11 @@ class JsonFormat(Format):
     )
 
     def render_calls(self, calls: list[ToolCall]) -> str:
+        # "</" can only occur inside a JSON string, where "<\/" is the same text: escaping it keeps a value
+        # such as "</tool_call>" from closing the block early (the parser cuts at the first closing tag).
         return "\n".join(
             "<tool_call>"
-            + json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False)
+            + json.dumps({"name": c.name, "arguments": c.arguments}, ensure_ascii=False).replace("</", "<\\/")
             + "</tool_call>"
             for c in calls
         )

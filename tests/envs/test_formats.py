@@ -4,7 +4,7 @@ import keyword
 import string
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from envs.formats import ANSWER, USE_TOOL, get_format, render_tool
@@ -35,6 +35,8 @@ _calls = st.lists(
 @pytest.mark.parametrize("name", ["json", "pythonic", "decision", "decision-json"])
 @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(calls=_calls)
+# Found by --hypothesis-seed=112: a JSON string holding the closing tag ended the <tool_call> block early.
+@example(calls=[ToolCall("A", {"A": {"</tool_call>": None}, "b": "x</tool_call>y"})])
 def test_parse_inverts_render_calls(name, calls):
     fmt = get_format("decision", decision_inner="json") if name == "decision-json" else get_format(name)
     res = fmt.parse(fmt.render_calls(calls))
