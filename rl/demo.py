@@ -33,7 +33,7 @@ class DemoPlan:
     grpo_config: Path = ROOT / "configs" / "demo.yaml"
     eval_config: Path = ROOT / "configs" / "demo_eval.yaml"
     # Held-out tasks for the paired bootstrap. 400, not 200: GRPO moved held-out reward by about +0.04, and
-    # at 200 tasks the CI95 half-width was 0.05 (README, Results); each evaluation costs about 2x longer.
+    # at 200 tasks the CI95 half-width was 0.05 (README, Results). An evaluation took 295 s, not 175 s.
     toolgym_tasks: int = 400
     bfcl_per_category: int = 5
     bfcl_categories: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple")
