@@ -6,7 +6,7 @@
     env.reset(task); env.step(calls); env.state(); env.close()
     envs.env_for_task(task)                    # the env a task needs (simulated, BFCL, or schema-only)
     envs.tasks.generate(100, "train", seed=0)
-    envs.check_env("banking")                  # raises AssertionError with the reason
+    envs.check_env("banking")                  # raises AssertionError with the reason (or check_env(task))
     envs.replay_ground_truth(task)             # states after each turn of the ground truth
 """
 
@@ -17,12 +17,12 @@ from typing import Any
 
 from envs import tasks
 from envs.domains import DOMAINS
-from envs.env import BaseEnv, Env, SchemaOnlyEnv
+from envs.env import BaseEnv, Env, SchemaOnlyEnv, ToolEnv
 from envs.replay import replay, replay_ground_truth
 from envs.types import Task, ToolCall, ToolResult
 
 __all__ = [
-    "tasks", "BaseEnv", "Env", "SchemaOnlyEnv", "Task", "ToolCall", "ToolResult",
+    "tasks", "BaseEnv", "Env", "SchemaOnlyEnv", "ToolEnv", "Task", "ToolCall", "ToolResult",
     "list_domains", "make_env", "env_for_task", "check_env", "replay", "replay_ground_truth",
 ]
 
@@ -46,7 +46,7 @@ def make_env(domains: str | Sequence[str], **limits: Any) -> Env:
     return Env([DOMAINS[d] for d in names], **limits)
 
 
-def env_for_task(task: Task, **limits: Any) -> BaseEnv:
+def env_for_task(task: Task, **limits: Any) -> ToolEnv:
     """The env a task needs: BFCL multi-turn classes, simulated domains, or a schema-only env.
 
     The env is not reset; call `env.reset(task)`.
@@ -60,8 +60,16 @@ def env_for_task(task: Task, **limits: Any) -> BaseEnv:
     return SchemaOnlyEnv(task.tools, **limits)
 
 
-def check_env(domain: str) -> None:
-    """Checks one domain (see envs.check); raises AssertionError with the reason."""
-    from envs.check import check_domain
+def check_env(target: str | Task) -> None:
+    """Checks the env contract (see envs.check); raises AssertionError with the reason.
 
-    check_domain(domain)
+    Args:
+        target: A domain name (its API's schemas and read-only tools are checked too), or a task, whose env
+            (`env_for_task`: simulated, schema-only or BFCL multi-turn) is checked with its ground truth.
+    """
+    from envs.check import check_domain, check_task_env
+
+    if isinstance(target, str):
+        check_domain(target)
+    else:
+        check_task_env(target)

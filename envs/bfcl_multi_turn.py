@@ -22,12 +22,10 @@ import copy
 import importlib
 import inspect
 import json
-import signal
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from envs.env import BaseEnv
 from envs.schema import normalize_tool, tool_name
 from envs.types import Task, ToolCall, ToolResult
 
@@ -230,13 +228,27 @@ def _bfcl_output(value: Any) -> str:
 # ---------------------------------------------------------------------------------------------------
 
 
-class _CallTimeout(BaseException):
-    """Raised by SIGALRM inside an API call. A BaseException, so `except Exception` in API code
-    cannot swallow it."""
+class _Method:
+    """One of the task's API methods behind the env's call gate: arguments must bind to its signature."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        self.fn = fn
+
+    def validate(self, arguments: Any) -> str | None:
+        if not isinstance(arguments, dict):
+            return "arguments must be an object"
+        try:
+            inspect.signature(self.fn).bind(**arguments)
+        except TypeError as e:
+            return f"invalid arguments: {e}"
+        return None
 
 
-class BFCLEnv:
-    """Runs one BFCL multi-turn task on BFCL's API classes (the env protocol of notes/INTERFACES.md).
+class BFCLEnv(BaseEnv):
+    """Runs one BFCL multi-turn task on BFCL's API classes, behind the same call gate as every toolgym env
+    (envs/env.py: validation, the per-call time limit of envs/timeout.py, output truncation).
 
     Each `reset` builds fresh instances of the task's involved classes. It loads them with
     `_load_scenario(initial_config[class], long_context=False)`, as BFCL does. Calls are dispatched
@@ -245,23 +257,15 @@ class BFCLEnv:
 
     A call that is refused before it runs (unknown function, bad arguments) leaves the state
     unchanged. A call that raises inside an API method keeps whatever it had already changed, as it
-    does in BFCL.
+    does in BFCL, and its error text is the exception's text, as BFCL records it.
     """
 
-    def __init__(self, task: Task, *, max_output_chars: int = 1000, call_timeout_s: float = 1.0) -> None:
-        self.max_output_chars = max_output_chars
-        self.call_timeout_s = call_timeout_s
+    def __init__(self, task: Task, *, max_output_chars: int = 1000, call_timeout_s: float | None = 1.0) -> None:
+        super().__init__(max_output_chars=max_output_chars, call_timeout_s=call_timeout_s)
         self._task = task
         self._instances: dict[str, Any] = {}
         self._methods: dict[str, Callable[..., Any]] = {}
-        self._broken: str | None = None
-        self._closed = False
         self.reset(task)
-
-    @property
-    def tools(self) -> list[dict[str, Any]]:
-        """OpenAI-form schemas of the task's tools (BFCL types kept under `x-bfcl-type`)."""
-        return [normalize_tool(t) for t in self._task.tools]
 
     def reset(self, task: Task | None = None, seed: int | None = None) -> list[dict[str, Any]]:
         """Starts an episode with fresh API instances.
@@ -295,21 +299,8 @@ class BFCLEnv:
                 if not name.startswith("_") and name in allowed:
                     methods[name] = method
         self._task, self._instances, self._methods = task, instances, methods
-        self._broken, self._closed = None, False
-        return copy.deepcopy(task.turns[0])
-
-    def step(self, calls: list[ToolCall]) -> list[ToolResult]:
-        """Executes calls in order. Never raises: every problem comes back as an error value."""
-        results = []
-        for call in calls if isinstance(calls, (list, tuple)) else [calls]:
-            try:
-                results.append(self._execute(call))
-            except Exception as e:  # last resort: the protocol promises that step never raises
-                name = call.name if isinstance(call, ToolCall) else "<invalid>"
-                results.append(
-                    ToolResult(ToolCall(name, {}), error=f"internal error: {type(e).__name__}: {e}")
-                )
-        return results
+        self.tools = [normalize_tool(t) for t in task.tools]  # OpenAI form; BFCL types kept under `x-bfcl-type`
+        return super().reset(task, seed)
 
     def state(self) -> dict[str, Any]:
         """`{class_name: public attributes}` as canonical JSON, the part of an instance BFCL compares."""
@@ -317,91 +308,30 @@ class BFCLEnv:
 
     def close(self) -> None:
         """Drops the instances. Safe to call twice."""
-        self._instances, self._methods, self._closed = {}, {}, True
+        self._instances, self._methods = {}, {}
+        super().close()
 
-    # -- internals ---------------------------------------------------------------------------------
+    @property
+    def available_tools(self) -> list[str]:
+        return sorted(self._methods)
 
-    def _execute(self, call: Any) -> ToolResult:
-        if isinstance(call, dict):
-            call = ToolCall.from_dict(call)
-        if not isinstance(call, ToolCall):
-            return ToolResult(
-                ToolCall("<invalid>", {}), error=f"expected a ToolCall, got {type(call).__name__}"
-            )
-        if self._closed:
-            return ToolResult(call, error="the environment is closed; call reset() first")
-        if self._broken:
-            return ToolResult(call, error=self._broken)
-        method = self._methods.get(call.name)
-        if method is None:
-            return ToolResult(
-                call,
-                error=f"unknown function {call.name!r}; available tools: {', '.join(sorted(self._methods))}",
-            )
-        if not isinstance(call.arguments, dict):
-            return ToolResult(call, error=f"arguments of {call.name} must be an object")
+    # -- the call gate's hooks ------------------------------------------------------------------------
+    def _lookup(self, name: Any) -> _Method | None:
+        fn = self._methods.get(name) if isinstance(name, str) else None
+        return _Method(fn) if fn is not None else None
+
+    def _invoke(self, entry: _Method, arguments: dict[str, Any]) -> Any:
         # A deep copy, so that the API cannot keep aliases into the caller's dict (or the reverse).
-        kwargs = copy.deepcopy(call.arguments)
-        try:
-            inspect.signature(method).bind(**kwargs)
-        except TypeError as e:
-            return ToolResult(call, error=f"invalid arguments for {call.name}: {e}")
-        try:
-            value = self._run_limited(method, kwargs)
-        except _CallTimeout:
-            return ToolResult(call, error=f"{call.name} timed out after {self.call_timeout_s}s")
-        except Exception as e:
-            return ToolResult(call, error=str(e) or type(e).__name__)
-        text = _bfcl_output(value)
+        return entry.fn(**copy.deepcopy(arguments))
+
+    def _error_text(self, call: ToolCall, exc: Exception) -> str:
+        return str(exc) or type(exc).__name__  # what BFCL records after its "Error during execution: "
+
+    def _finish_output(self, name: str, output: Any) -> tuple[Any, str | None]:
+        text = _bfcl_output(output)
         if len(text) > self.max_output_chars:
-            text = (
-                text[: self.max_output_chars] + f"... [truncated {len(text) - self.max_output_chars} chars]"
-            )
-        return ToolResult(call, output=text)
-
-    def _run_limited(self, fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-        limit = self.call_timeout_s
-        if not limit or limit <= 0:
-            return fn(**kwargs)
-        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-            return _with_alarm(fn, kwargs, limit)
-        # Off the main thread there is no SIGALRM. Run the call in a worker thread and stop waiting
-        # at the limit. A thread cannot be killed, so after a timeout this env refuses calls until reset.
-        box: dict[str, Any] = {}
-
-        def target() -> None:
-            try:
-                box["value"] = fn(**kwargs)
-            except BaseException as e:  # re-raised in the caller's thread below
-                box["error"] = e
-
-        worker = threading.Thread(target=target, daemon=True)
-        worker.start()
-        worker.join(limit)
-        if worker.is_alive():
-            self._broken = "a previous call timed out and may still be running; call reset()"
-            raise _CallTimeout
-        if "error" in box:
-            raise box["error"]
-        return box.get("value")
-
-
-def _with_alarm(fn: Callable[..., Any], kwargs: dict[str, Any], seconds: float) -> Any:
-    """Runs `fn` under a SIGALRM timer. It interrupts Python code, not one long C operation."""
-
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise _CallTimeout
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    outer_delay, _ = signal.setitimer(signal.ITIMER_REAL, seconds)
-    start = time.monotonic()
-    try:
-        return fn(**kwargs)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer_delay:  # someone else's timer (e.g. pytest-timeout) was running: give it back
-            signal.setitimer(signal.ITIMER_REAL, max(outer_delay - (time.monotonic() - start), 1e-3))
+            text = text[: self.max_output_chars] + f"... [truncated {len(text) - self.max_output_chars} chars]"
+        return text, None
 
 
 def make_bfcl_env(task: Task, *, max_output_chars: int = 1000, call_timeout_s: float = 1.0) -> BFCLEnv:

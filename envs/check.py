@@ -1,14 +1,22 @@
-"""envs.check_env: the contract every simulated API domain must meet (run on every domain by the tests).
+"""envs.check_env: the env contract, checked on every simulated domain and on every other kind of env the
+episode runner can get (schema-only, BFCL multi-turn) by the tests.
 
-Checks, each failing with an AssertionError that names the domain and the problem:
+The protocol checks (`check_protocol`), for any `ToolEnv`, each failing with an AssertionError that names the
+env and the problem:
+- `tools` lists OpenAI-style schemas, and `reset` returns the task's first user turn;
+- determinism: two envs reset with the same seed, given the same calls, give identical results and states,
+  and a reset restores the initial state;
+- state: JSON-serialisable;
+- garbage calls (not a call, an unknown tool, arguments that are not an object) return errors as values and
+  leave the state untouched; the unknown-tool error lists the available tools;
+- close() twice is safe, a closed env answers with errors, and reset reopens it.
+
+On top, for a simulated API domain (`check_domain`):
 - shape: at least 4 tools; every tool's schema matches its method's signature (names, order, required
   set, defaults) and is documented;
 - ground truth: generated tasks for the domain replay without error to their expected state;
-- determinism: two envs reset with the same seed, given the same calls, give identical results and states;
-- state: JSON-serialisable, and `@readonly` tools never change it;
-- invalid calls (unknown tool, missing/unexpected arguments, wrong types, garbage) return errors as values
-  and leave the state untouched; the unknown-tool error lists the available tools;
-- close() twice is safe, and a closed env answers with errors.
+- `@readonly` tools never change the state;
+- schema-invalid calls (missing/unexpected arguments, wrong types) are refused and change nothing.
 """
 
 from __future__ import annotations
@@ -16,15 +24,15 @@ from __future__ import annotations
 import inspect
 import json
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from envs.api import SimulatedAPI
 from envs.domains import DOMAINS
-from envs.env import Env
+from envs.env import Env, ToolEnv
 from envs.replay import replay, tool_parameters, turn_calls
 from envs.toolspec import ToolSpec, function_schema
-from envs.types import ToolCall
+from envs.types import Task, ToolCall
 
 
 def check_domain(domain: str) -> None:
@@ -42,10 +50,38 @@ def check_api(cls: type[SimulatedAPI], valid_calls: Sequence[ToolCall] = ()) -> 
     for spec in specs.values():
         _check_schema(domain, spec)
     calls = list(valid_calls) + _random_calls(cls, specs, n_per_tool=4)
-    _check_determinism(cls, calls)
+    check_protocol(domain, lambda: Env([cls]), calls)
     _check_readonly(cls, specs, calls)
     _check_invalid_calls(cls, specs)
-    _check_close(cls, calls[0])
+
+
+def check_task_env(task: Task) -> None:
+    """Runs the protocol checks on the env a task gets (`envs.env_for_task`), driven by its ground truth."""
+    from envs import env_for_task
+
+    if "bfcl_involved_classes" in task.metadata:
+        from envs.bfcl import ground_truth_calls
+
+        calls = [c for turn in ground_truth_calls(task) for c in turn]
+    else:
+        params = tool_parameters(task.tools)
+        calls = [c for turn in task.ground_truth for c in turn_calls(turn, params)]
+    _require(bool(calls), task.id, "has no ground-truth call to exercise its env with")
+    check_protocol(f"env of task {task.id}", lambda: env_for_task(task), calls, task)
+
+
+def check_protocol(name: str, make_env: Callable[[], ToolEnv], calls: Sequence[ToolCall], task: Task | None = None) -> None:
+    """The `ToolEnv` contract (module doc) on fresh envs from `make_env`, exercised with `calls` (known-good or
+    random; errors are fine) after `reset(task, seed)`."""
+    env = make_env()
+    _require(isinstance(env, ToolEnv), name, f"{type(env).__name__} does not implement the ToolEnv protocol")
+    _require(all(t.get("type") == "function" and "name" in t.get("function", {}) for t in env.tools), name,
+             "tools are not OpenAI-style function schemas")
+    if task is not None:
+        _require(env.reset(task, seed=0) == [dict(m) for m in task.turns[0]], name, "reset does not return the first user turn")
+    _check_determinism(name, make_env, list(calls), task)
+    _check_garbage(name, make_env, task)
+    _check_close(name, make_env, calls[0], task)
 
 
 def _require(ok: bool, domain: str, message: str) -> None:
@@ -156,22 +192,21 @@ def _random_value(schema: dict[str, Any], rng: random.Random, words: list[str]) 
     return rng.choice(words)
 
 
-def _check_determinism(cls: type[SimulatedAPI], calls: list[ToolCall]) -> None:
-    domain = cls.domain
-    a, b = Env([cls]), Env([cls])
+def _check_determinism(name: str, make_env: Callable[[], ToolEnv], calls: list[ToolCall], task: Task | None) -> None:
+    a, b = make_env(), make_env()
     for seed in (0, 12345):
-        a.reset(seed=seed)
-        b.reset(seed=seed)
+        a.reset(task, seed=seed)
+        b.reset(task, seed=seed)
         start = a.state()
-        _require(start == b.state(), domain, f"reset(seed={seed}) gives different initial states")
-        _require(json.loads(json.dumps(start)) == start, domain, "state() is not JSON-serialisable losslessly")
+        _require(start == b.state(), name, f"reset(seed={seed}) gives different initial states")
+        _require(json.loads(json.dumps(start)) == start, name, "state() is not JSON-serialisable losslessly")
         for call in calls:
             ra, rb = a.step([call])[0], b.step([call])[0]
-            _require(ra.to_dict() == rb.to_dict(), domain, f"{call.name} gives different results under one seed")
-            _require(a.state() == b.state(), domain, f"{call.name} leaves different states under one seed")
+            _require(ra.to_dict() == rb.to_dict(), name, f"{call.name} gives different results under one seed")
+            _require(a.state() == b.state(), name, f"{call.name} leaves different states under one seed")
             json.dumps(ra.output)
-        a.reset(seed=seed)
-        _require(a.state() == start, domain, f"reset(seed={seed}) does not restore the initial state")
+        a.reset(task, seed=seed)
+        _require(a.state() == start, name, f"reset(seed={seed}) does not restore the initial state")
 
 
 def _check_readonly(cls: type[SimulatedAPI], specs: dict[str, ToolSpec], calls: list[ToolCall]) -> None:
@@ -190,17 +225,34 @@ def _wrong_value(schema: dict[str, Any]) -> Any:
             "object": 5}.get(schema.get("type"), object())
 
 
+def _check_garbage(name: str, make_env: Callable[[], ToolEnv], task: Task | None) -> None:
+    env = make_env()
+    env.reset(task, seed=2)
+    before = env.state()
+    tools = [t["function"]["name"] for t in env.tools]
+    bad: list[Any] = [ToolCall("no_such_tool", {}), None, 42, "get_everything()", {"name": 3}, ToolCall(7, {})]  # type: ignore[arg-type]
+    bad += [ToolCall(tool, "not a dict") for tool in tools]  # type: ignore[arg-type]
+    for call in bad:
+        try:
+            results = env.step([call])
+        except Exception as e:  # noqa: BLE001 - the contract is errors as values
+            raise AssertionError(f"{name}: step raised {type(e).__name__} on the invalid call {call!r}") from None
+        _require(len(results) == 1 and results[0].error is not None, name, f"invalid call {call!r} did not return an error")
+        _require(env.state() == before, name, f"invalid call {call!r} changed the state")
+    err = env.step([ToolCall("no_such_tool", {})])[0].error or ""
+    _require(all(tool in err for tool in tools), name, f"the unknown-tool error does not list the tools: {err!r}")
+
+
 def _check_invalid_calls(cls: type[SimulatedAPI], specs: dict[str, ToolSpec]) -> None:
     domain = cls.domain
     env = Env([cls])
     env.reset(seed=2)
     before = env.state()
-    bad: list[Any] = [ToolCall("no_such_tool", {}), None, 42, "get_everything()", {"name": 3}, ToolCall(7, {})]  # type: ignore[arg-type]
+    bad: list[Any] = []
     for name, spec in specs.items():
         params = spec.schema["function"]["parameters"]
         valid = {r: _example(params["properties"][r]) for r in params["required"]}
         bad.append(ToolCall(name, {**valid, "definitely_not_a_parameter": 1}))
-        bad.append(ToolCall(name, "not a dict"))  # type: ignore[arg-type]
         for r in params["required"]:
             bad.append(ToolCall(name, {k: v for k, v in valid.items() if k != r}))
         for p, s in params["properties"].items():
@@ -209,16 +261,19 @@ def _check_invalid_calls(cls: type[SimulatedAPI], specs: dict[str, ToolSpec]) ->
         results = env.step([call])
         _require(len(results) == 1 and results[0].error is not None, domain, f"invalid call {call!r} did not return an error")
         _require(env.state() == before, domain, f"invalid call {call!r} changed the state")
-    err = env.step([ToolCall("no_such_tool", {})])[0].error or ""
-    _require(all(name in err for name in specs), domain, f"the unknown-tool error does not list the tools: {err!r}")
 
 
-def _check_close(cls: type[SimulatedAPI], call: ToolCall) -> None:
-    domain = cls.domain
-    env = Env([cls])
+def _check_close(name: str, make_env: Callable[[], ToolEnv], call: ToolCall, task: Task | None) -> None:
+    env = make_env()
+    env.reset(task, seed=0)
+    opened = env.state()
     env.close()
     env.close()
     result = env.step([call])[0]
-    _require(result.error is not None, domain, "a closed env still executes calls")
-    env.reset(seed=0)
-    _require(bool(env.state()), domain, "reset after close does not reopen the env")
+    _require(result.error is not None, name, "a closed env still executes calls")
+    env.reset(task, seed=0)
+    _require(env.state() == opened, name, "reset after close does not reopen the env in its initial state")
+    fresh = make_env()
+    fresh.reset(task, seed=0)
+    _require(env.step([call])[0].to_dict() == fresh.step([call])[0].to_dict(), name,
+             "a reopened env answers a call differently from a fresh one")

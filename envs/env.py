@@ -1,10 +1,11 @@
-"""Environments: the text-action protocol around simulated APIs.
+"""Environments: the text-action protocol (`ToolEnv`) and the call gate every env shares (`BaseEnv`).
 
-    env = make_env(["banking", "weather"])      # envs/__init__.py
+    env = envs.env_for_task(task)               # envs/__init__.py: simulated, schema-only or BFCL multi-turn
     messages = env.reset(task, seed)            # state from task.initial_state, or a seeded default
     results = env.step([ToolCall(...), ...])    # one ToolResult per call; never raises
-    env.state()                                 # {domain: state}, canonical JSON-like
+    env.state()                                 # canonical JSON-like state
     env.close()                                 # idempotent
+    env.tools                                   # the tools a call may name, as OpenAI-style schemas
 
 Every call goes through the same gate (`BaseEnv._call`): it must name an available tool, its arguments
 must validate against the schema, it runs under a time limit, and its output is copied and truncated.
@@ -19,7 +20,7 @@ import random
 import time
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from envs.api import SimulatedAPI, ToolError
 from envs.argcheck import compile_parameters
@@ -44,8 +45,32 @@ def copy_state(value: Any) -> Any:
     return marshal.loads(marshal.dumps(value))
 
 
+@runtime_checkable
+class ToolEnv(Protocol):
+    """What the episode runner and the rewards call on an env; `envs.check_env` checks the contract."""
+
+    tools: list[dict[str, Any]]
+
+    def reset(self, task: Task | None = None, seed: int | None = None) -> list[dict[str, Any]]:
+        """Starts an episode from the task's initial state; returns the first user turn's messages."""
+        ...
+
+    def step(self, calls: Sequence[ToolCall]) -> list[ToolResult]:
+        """Executes calls in order; one result per call. Never raises: bad input is an error value."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """A JSON-serialisable copy of the state (what execution rewards compare)."""
+        ...
+
+    def close(self) -> None:
+        """Releases the episode; safe to call twice, and `reset` reopens."""
+        ...
+
+
 class BaseEnv:
-    """The call gate shared by all environments. Subclasses provide `_lookup` and `_invoke`.
+    """The call gate shared by all environments (simulated domains, schema-only, BFCL multi-turn).
+    Subclasses provide `_lookup` and `_invoke`, and may override the output and error hooks.
 
     Args:
         max_output_chars: Outputs whose JSON text is longer are cut to this many characters.
@@ -130,7 +155,7 @@ class BaseEnv:
         except ToolError as e:
             error = f"{call.name}: {e}"
         except Exception as e:  # noqa: BLE001 - a bug in a simulated API must not crash the episode
-            error = f"{call.name} failed: {type(e).__name__}: {e}"
+            error = self._error_text(call, e)
         if fired or (timeout is not None and time.perf_counter() - start > timeout):
             error = f"{call.name}: timed out after {timeout} s"
         if error is None:
@@ -164,10 +189,15 @@ class BaseEnv:
 
     # -- hooks ----------------------------------------------------------------------------------
     def _lookup(self, name: Any) -> Any:
+        """The entry for a tool name (with a `validate(arguments) -> error | None`), or None."""
         raise NotImplementedError
 
     def _invoke(self, entry: Any, arguments: dict[str, Any]) -> Any:
         raise NotImplementedError
+
+    def _error_text(self, call: ToolCall, exc: Exception) -> str:
+        """The error a call gets when the API raised something other than a ToolError."""
+        return f"{call.name} failed: {type(exc).__name__}: {exc}"
 
     def _snapshot(self, entry: Any) -> Any:
         return None
@@ -222,7 +252,8 @@ class Env(BaseEnv):
                 if name in owners:
                     raise ValueError(f"tool {name!r} is defined by both {owners[name]} and {cls.domain}")
                 owners[name] = cls.domain
-        self.tools = [t for cls in self.api_classes for t in cls.tools()]
+        self.all_tools = [t for cls in self.api_classes for t in cls.tools()]
+        self.tools = self.all_tools  # narrowed to the task's tools by reset
         self._offered: dict[str, None] | None = None  # the task's tools, in order (a dict: fast lookups)
         self.apis: dict[str, SimulatedAPI] = {}
         self._bound: dict[str, _Bound] = {}
@@ -258,6 +289,7 @@ class Env(BaseEnv):
             self.apis[cls.domain].s = copy_state(given) if given is not None else cls.default_state(self.rng)
         offered = [tool_name(t) for t in task.tools] if task is not None and task.tools else None
         self._offered = {n: None for n in offered if n in self._bound} if offered is not None else None
+        self.tools = self.all_tools if self._offered is None else [t for t in self.all_tools if tool_name(t) in self._offered]
         return super().reset(task, seed)
 
     def load_state(self, states: dict[str, dict[str, Any]]) -> None:
@@ -325,9 +357,9 @@ class SchemaOnlyEnv(BaseEnv):
         self._set_tools(tools)
 
     def _set_tools(self, tools: Sequence[dict[str, Any]]) -> None:
-        self.tools = list(tools)
+        self.tools = [normalize_tool(t) for t in tools]
         self._schema_tools = {}
-        for t in self.tools:
+        for t in tools:
             st = _SchemaTool(t)
             self._schema_tools.setdefault(st.name, st)
 

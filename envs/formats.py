@@ -203,11 +203,22 @@ def _bare_json_candidates(text: str) -> list[tuple[str, tuple[int, int]]]:
     return out
 
 
-def _json_calls(src: str, calls: list[ToolCall], errors: list[str], strict_shape: bool = False) -> None:
+_NOT_JSON = object()
+
+
+def _loads(src: str) -> tuple[Any, str | None]:
+    """json.loads that never raises: model text can be malformed, nested past the recursion limit, or hold an
+    integer longer than Python's int-conversion limit (ValueError)."""
     try:
-        obj = json.loads(src)
-    except (json.JSONDecodeError, RecursionError) as e:
-        errors.append(f"invalid JSON in tool call: {getattr(e, 'msg', e)}")
+        return json.loads(src), None
+    except (ValueError, RecursionError, MemoryError) as e:  # JSONDecodeError is a ValueError
+        return _NOT_JSON, str(getattr(e, "msg", e))[:200]
+
+
+def _json_calls(src: str, calls: list[ToolCall], errors: list[str], strict_shape: bool = False) -> None:
+    obj, err = _loads(src)
+    if err is not None:
+        errors.append(f"invalid JSON in tool call: {err}")
         return
     for item in obj if isinstance(obj, list) else [obj]:
         call, err = _call_from_obj(item)
@@ -224,9 +235,8 @@ def _call_from_obj(item: Any) -> tuple[ToolCall | None, str | None]:
         return None, "tool call must be an object with a string 'name'"
     args = item.get("arguments", item.get("parameters", {}))
     if isinstance(args, str):  # some models emit the arguments as a JSON string (OpenAI wire style)
-        try:
-            args = json.loads(args)
-        except json.JSONDecodeError:
+        args, err = _loads(args)
+        if err is not None:
             return None, f"arguments of {item['name']!r} are not valid JSON"
     if not isinstance(args, dict):
         return None, f"arguments of {item['name']!r} must be an object"

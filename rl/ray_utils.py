@@ -7,8 +7,6 @@ from pathlib import Path
 
 import ray
 
-from rl.config import RunConfig
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 # glibc hands out blocks above its mmap threshold (32 MiB at most) as fresh mmap pages and unmaps them on
@@ -27,21 +25,23 @@ CPU_MALLOC_ENV = {
 }
 
 
-def init_ray(cfg: RunConfig) -> None:
+def init_ray(cpus_needed: float = 0.0, use_gpu: bool = False) -> None:
     """Joins the cluster when there is one (RAY_ADDRESS, or inside `ray job submit`); else starts a local
     Ray bound to 127.0.0.1 with enough logical CPUs for the workers and learners.
 
-    Rollouts and updates alternate (synchronous GRPO), so the logical CPUs may exceed the cores. On a CPU
-    run, the local Ray's workers also get the glibc allocator settings in `CPU_MALLOC_ENV`.
+    Args:
+        cpus_needed: Logical CPUs the run's actors ask for (rollout workers + learners). Rollouts and updates
+            alternate (synchronous GRPO), so they may exceed the cores.
+        use_gpu: A GPU run; otherwise the local Ray's workers get the glibc allocator settings in
+            `CPU_MALLOC_ENV`.
     """
     if ray.is_initialized():
         return
     if os.environ.get("RAY_ADDRESS"):
         ray.init(address=os.environ["RAY_ADDRESS"])
         return
-    needed = cfg.rollout.num_workers * cfg.rollout.cpus_per_worker + cfg.trainer.num_learners * cfg.trainer.cpus_per_learner
     ray.init(
-        num_cpus=int(max(os.cpu_count() or 1, needed + 1)),
+        num_cpus=int(max(os.cpu_count() or 1, cpus_needed + 1)),
         # Ray Train's placement-group cleaner polls the state API, which the dashboard serves; without it the
         # console fills with "Failed to query Ray Train Controller actor state" every few seconds.
         include_dashboard=True,
@@ -51,7 +51,7 @@ def init_ray(cfg: RunConfig) -> None:
             "env_vars": {
                 "PYTHONPATH": str(REPO_ROOT),
                 "TOKENIZERS_PARALLELISM": "false",
-                **(CPU_MALLOC_ENV if not cfg.trainer.use_gpu else {}),
+                **(CPU_MALLOC_ENV if not use_gpu else {}),
             }
         },
         log_to_driver=True,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import envs
 from envs import bfcl
 from envs.bfcl_multi_turn import parse_call
 from envs.schema import tool_name
@@ -335,10 +336,10 @@ def test_env_tools_and_reset(env, multi_turn):
 
 def test_unknown_function_is_an_error_listing_tools(env):
     (r,) = env.step([ToolCall("rm_rf", {})])
-    assert not r.ok and "unknown function 'rm_rf'" in r.error
+    assert not r.ok and "unknown tool 'rm_rf'" in r.error
     assert "cd" in r.error and "post_tweet" in r.error
     (r,) = env.step([ToolCall("_load_scenario", {"scenario": {}})])  # private methods are not tools
-    assert not r.ok and "unknown function" in r.error
+    assert not r.ok and "unknown tool" in r.error
 
 
 def test_bad_arguments_are_errors_and_leave_state_unchanged(env):
@@ -390,18 +391,30 @@ def test_calls_are_time_limited(multi_turn):
 
 
 def test_time_limit_off_the_main_thread(multi_turn):
+    # Rollout workers call env.step from a Ray actor's thread: the watchdog of envs/timeout.py interrupts the
+    # call there too, in the calling thread, so no stray call is left running and the env stays usable.
     env = bfcl.make_bfcl_env(multi_turn[0], call_timeout_s=0.2)
-    env._methods["hang_briefly"] = lambda: time.sleep(1.0)
+    env._methods["hang"] = _hang
     out = []
-    worker = threading.Thread(
-        target=lambda: out.extend(env.step([ToolCall("hang_briefly", {}), ToolCall("pwd", {})]))
-    )
+    worker = threading.Thread(target=lambda: out.extend(env.step([ToolCall("hang", {}), ToolCall("pwd", {})])))
+    start = time.monotonic()
     worker.start()
     worker.join(5)
+    assert not worker.is_alive() and time.monotonic() - start < 2
     assert not out[0].ok and "timed out" in out[0].error
-    assert not out[1].ok and "reset" in out[1].error  # refuses calls while the stray one may still run
-    env.reset()
-    assert env.step([ToolCall("pwd", {})])[0].ok
+    assert out[1].ok
+
+
+def test_check_env_passes_on_every_multi_turn_task_env(multi_turn):
+    for task in multi_turn[:5]:
+        envs.check_env(task)
+
+
+def test_check_env_passes_on_the_schema_only_env_of_an_ast_task():
+    for category in ("simple_python", "parallel_multiple", "live_multiple"):
+        task = bfcl.load(category, limit=1)[0]
+        assert isinstance(envs.env_for_task(task), envs.SchemaOnlyEnv)
+        envs.check_env(task)
 
 
 def test_close_is_idempotent(env):

@@ -64,19 +64,10 @@ def test_cli_rejects_bad_arguments(tmp_path: Path):
 
 def test_envs_imports_no_torch_ray_transformers():
     code = (
-        "import sys, envs, envs.tasks, envs.validate, envs.check, envs.bench, envs.replay\n"
+        "import sys, envs, envs.tasks, envs.validate, envs.check, envs.bfcl, envs.replay\n"
         "envs.tasks.generate(8, 'train', seed=0)\n"
         "print(sorted(m for m in ('torch', 'ray', 'transformers') if m in sys.modules))\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
-
-
-def test_bench_reports_both_figures():
-    from envs import bench
-
-    calls = bench.bench_calls(min_seconds=0.05)
-    gen = bench.bench_generation(n=50)
-    assert calls["simple_calls_per_s"] > 0 and calls["state_changing_calls_per_s"] > 0
-    assert gen["tasks_generated"] == 50 and gen["tasks_per_s"] > 0

@@ -153,3 +153,32 @@ def test_check_env_catches_broken_apis(cls: type[SimulatedAPI], message: str):
 def test_check_env_rejects_unknown_domains():
     with pytest.raises(AssertionError, match="unknown domain"):
         envs.check_env("atlantis")
+
+
+def test_check_env_runs_on_a_generated_task_env():
+    for task in envs.tasks.generate(4, "train", seed=0, categories=["multi_step", "parallel_multiple"]):
+        envs.check_env(task)
+
+
+def test_the_protocol_check_catches_an_env_that_raises_on_garbage_or_forgets_its_state():
+    from envs.check import check_protocol
+    from envs.types import ToolCall
+
+    banking = DOMAINS["banking"]
+    calls = [ToolCall("no_such_tool", {})]
+
+    class Raising(envs.Env):
+        def step(self, calls):
+            if any(not isinstance(c, ToolCall) for c in calls):
+                raise TypeError("not a ToolCall")
+            return super().step(calls)
+
+    with pytest.raises(AssertionError, match="step raised TypeError on the invalid call None"):
+        check_protocol("raising", lambda: Raising([banking]), calls)
+
+    class Unseeded(envs.Env):
+        def reset(self, task=None, seed=None):
+            return super().reset(task, seed=random.randrange(1 << 30))
+
+    with pytest.raises(AssertionError, match="different initial states"):
+        check_protocol("unseeded", lambda: Unseeded([banking]), calls)

@@ -54,6 +54,53 @@ def test_parse_is_total(name, text):
     assert res.error is None or isinstance(res.error, str)
 
 
+class _HermesTok:
+    """A tokenizer stand-in with a Hermes-style template and no response parser (native falls back to JSON)."""
+
+    chat_template = "{% if tools %}<tools>{{ tools }}</tools>{% endif %} ... <tool_call>"
+    response_template = None
+
+
+def _format(name: str):
+    if name == "decision-json":
+        return get_format("decision", decision_inner="json")
+    return get_format(name, tokenizer=_HermesTok()) if name == "native" else get_format(name)
+
+
+# Literals past what Python and json will convert (an int of more than 4300 digits raises ValueError), and
+# nesting past the interpreter's recursion limit, inside every place a format looks for a call.
+_huge_literal = st.one_of(
+    st.integers(4301, 100_000).map(lambda n: "7" * n),
+    st.integers(4301, 20_000).map(lambda n: "-" + "1" * n + ".5"),
+    st.sampled_from(["1e999999", "-1e999999", "0x" + "f" * 5000]),
+)
+_deep = st.tuples(st.integers(200, 100_000), st.sampled_from(["[]", "{}", "()", '{"a":', "f("]), st.booleans()).map(
+    lambda t: (t[1][:-1] if len(t[1]) == 2 else t[1]) * t[0] + ("" if t[2] else ("1" + "}" * t[0] if t[1] == '{"a":' else
+                                                               (")" if t[1] == "f(" else t[1][-1]) * t[0]))
+)
+_wrappers = [
+    '<tool_call>{{"name": "f", "arguments": {{"x": {}}}}}</tool_call>',
+    '<tool_call>{{"name": "f", "arguments": "{{\\"x\\": {}}}"}}</tool_call>',
+    '{{"name": "f", "arguments": {{"x": {}}}}}',
+    '```json\n{{"name": "f", "arguments": {{"x": {}}}}}\n```',
+    "[f(x={})]",
+    "{}",
+    USE_TOOL + "[f(x={})]",
+    USE_TOOL + '<tool_call>{{"name": "f", "arguments": {{"x": {}}}}}</tool_call>',
+]
+
+
+@pytest.mark.parametrize("name", ["json", "pythonic", "decision", "decision-json", "native"])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+@given(payload=_huge_literal | _deep, wrapper=st.sampled_from(_wrappers))
+@example(payload="7" * 100_000, wrapper=_wrappers[0])  # a 100,000-digit integer once raised ValueError in json
+@example(payload="[" * 100_000 + "]" * 100_000, wrapper=_wrappers[1])  # once RecursionError
+def test_parse_is_total_on_huge_literals_and_deep_nesting(name, payload, wrapper):
+    res = _format(name).parse(wrapper.format(payload))
+    assert isinstance(res.calls, list)
+    assert res.error is None or isinstance(res.error, str)
+
+
 @pytest.mark.parametrize("name", ["json", "pythonic", "decision"])
 @settings(max_examples=200, deadline=None)
 @given(calls=_calls, cut=st.floats(0.05, 0.95))

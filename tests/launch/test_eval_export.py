@@ -22,7 +22,7 @@ def _run(args, timeout=900):
 
 @pytest.mark.integration
 def test_bfcl_eval_of_tiny_random_has_every_category_and_the_summaries(tmp_path):
-    from rl.evaluate import BFCL_CATEGORIES
+    from rl.eval.evaluate import BFCL_CATEGORIES
 
     out = tmp_path / "bfcl.json"
     _run(["launch/eval.py", "--benchmark", "bfcl", "--model", "tiny-random", "--limit", "5", "--out", str(out),
@@ -50,7 +50,7 @@ def test_toolgym_eval_and_compare(tmp_path):
 
 
 def test_paired_bootstrap_ci():
-    from rl.evaluate import paired_bootstrap
+    from rl.eval.evaluate import paired_bootstrap
 
     mean, lo, hi = paired_bootstrap([0.0] * 100, [1.0] * 60 + [0.0] * 40)
     assert mean == pytest.approx(0.6) and 0.45 < lo < 0.6 < hi < 0.75
@@ -60,31 +60,25 @@ def test_paired_bootstrap_ci():
 
 @pytest.fixture
 def lora_checkpoint(tmp_path):
-    """A LoRA adapter checkpoint (with non-zero B) whose base is the tiny-random alias."""
-    from peft import get_peft_model
-
+    """A toolgym adapter checkpoint (LoRA with non-zero B) whose base is the tiny-random alias."""
+    from rl.checkpoint import load_policy, save_checkpoint
     from rl.config import LoraConfig
-    from rl.models import load_policy, peft_lora_config
 
-    model, tok = load_policy("tiny-random")
-    model = get_peft_model(model, peft_lora_config(LoraConfig(r=4, alpha=8)))
+    model, tok = load_policy("tiny-random", lora=LoraConfig(r=4, alpha=8))
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "lora_B" in name:
                 p.normal_(0, 0.05)
-    ckpt = tmp_path / "ckpt"
-    model.save_pretrained(ckpt)
-    tok.save_pretrained(ckpt)
-    cfg = json.loads((ckpt / "adapter_config.json").read_text())
-    cfg["base_model_name_or_path"] = "tiny-random"
-    (ckpt / "adapter_config.json").write_text(json.dumps(cfg))
+    ckpt = save_checkpoint(model, tok, tmp_path / "ckpt", merge=False, stage="grpo", step=3, base="tiny-random",
+                           tool_format={"name": "pythonic", "placement": "system"},
+                           config={"algorithm": {"loss_type": "dapo"}, "model": {"lora": {"r": 4}}})
     return ckpt, model
 
 
 def test_export_merges_lora_and_reloads_with_identical_logits(lora_checkpoint, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from rl.export import export
+    from rl.eval.export import export
 
     ckpt, peft_model = lora_checkpoint
     results = tmp_path / "r.json"
@@ -92,7 +86,8 @@ def test_export_merges_lora_and_reloads_with_identical_logits(lora_checkpoint, t
                                    "overall": {"n": 3, "ast_valid": 0.5, "exec_valid": 0.5, "reward": 1.0}}))
     out = tmp_path / "export"
     summary = export(ckpt, out, results=[results])
-    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "README.md"} <= set(summary["files"])
+    assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "README.md",
+            "toolgym_checkpoint.json"} <= set(summary["files"])
     merged_in_memory = peft_model.merge_and_unload().eval()
     reloaded = AutoModelForCausalLM.from_pretrained(out).eval()
     x = torch.tensor([[1, 200, 3000, 45]])
@@ -101,12 +96,15 @@ def test_export_merges_lora_and_reloads_with_identical_logits(lora_checkpoint, t
     assert AutoTokenizer.from_pretrained(out).chat_template
     card = (out / "README.md").read_text()
     assert "tiny-random" in card and "| simple | 3 |" in card and "toolgym" in card
+    assert "GRPO (loss `dapo`" in card and "LoRA r=4" in card  # the recipe, from the checkpoint's manifest
+    manifest = json.loads((out / "toolgym_checkpoint.json").read_text())
+    assert manifest["weights"] == "full" and manifest["stage"] == "grpo" and manifest["step"] == 3
 
 
 def test_push_sends_the_folder_and_card_to_the_hub(lora_checkpoint, tmp_path, monkeypatch):
     import huggingface_hub
 
-    from rl.export import export
+    from rl.eval.export import export
 
     calls = []
 

@@ -9,15 +9,13 @@ import pytest
 def official():
     """bfcl-eval's own ast_checker (`verdict(pair) -> bool`), imported with its model-config module
     stood in for in sys.modules (the real one imports every vendor SDK)."""
-    pytest.importorskip("bfcl_eval")
-    from rewards.bfcl_oracle import official_checker
+    from tests.oracles.bfcl_ast import official_checker
 
     return official_checker()
 
 
 @pytest.fixture(scope="session")
 def bfcl_cases():
-    pytest.importorskip("bfcl_eval")
-    from rewards.bfcl_oracle import load_cases
+    from tests.oracles.bfcl_ast import load_cases
 
     return load_cases()

@@ -6,7 +6,7 @@ from collections import Counter
 
 from envs.schema import normalize_tool
 from rewards.ast_match import check
-from rewards.bfcl_oracle import AST_CATEGORIES, PERTURBATIONS, make_pairs
+from tests.oracles.bfcl_ast import AST_CATEGORIES, PERTURBATIONS, make_pairs
 
 
 def _disagreements(pairs, official, tools_of=lambda p: p.case.tools):
@@ -65,7 +65,7 @@ def test_irrelevance_and_relevance_agree_with_official_rule(official):
 
     from envs.types import Episode, Step, Task, ToolCall
     from rewards.ast_match import check_episode
-    from rewards.bfcl_oracle import load_cases
+    from tests.oracles.bfcl_ast import load_cases
 
     rng = random.Random(5)
     cases = load_cases(("irrelevance", "live_irrelevance", "live_relevance"), with_answers=False)

@@ -99,7 +99,7 @@ def test_golden_error_type(error_type):
 
 @pytest.mark.parametrize("error_type", sorted(GOLDEN))
 def test_golden_agrees_with_official(error_type, official):
-    from rewards.bfcl_oracle import Case, Pair
+    from tests.oracles.bfcl_ast import Case, Pair
 
     calls, ground_truth = GOLDEN[error_type]
     if not ground_truth:
@@ -223,7 +223,7 @@ def test_expected_function_missing_from_tools_is_checked_against_the_answer():
 def test_greedy_matching_is_bfcl_s(official):
     """BFCL matches expected calls greedily, in order; where that misses a perfect assignment, so do we
     (and the partial score stays below 1.0, so score == 1.0 iff valid)."""
-    from rewards.bfcl_oracle import Case, Pair
+    from tests.oracles.bfcl_ast import Case, Pair
 
     tool = {
         "name": "f",
@@ -259,7 +259,7 @@ def test_partial_credit_counts_extra_and_missing_calls():
 
 
 def test_score_is_one_iff_valid_on_random_pairs(bfcl_cases):
-    from rewards.bfcl_oracle import make_pairs
+    from tests.oracles.bfcl_ast import make_pairs
 
     for p in make_pairs(bfcl_cases[::10], per_case=5, seed=3):
         r = check(p.case.tools, p.calls, p.case.ground_truth)

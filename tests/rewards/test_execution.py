@@ -5,28 +5,17 @@ from __future__ import annotations
 import pytest
 from reward_builders import play
 
-from envs.types import Task, ToolCall
+import envs
+from envs import bfcl
+from envs.types import CATEGORIES, Task, ToolCall
 from rewards import execution
 from rewards.execution import diff, flatten, ground_truth_calls, output_in_answer
-
-envs = pytest.importorskip("envs")
-if not hasattr(envs, "list_domains") or not envs.list_domains():
-    pytest.skip("envs has no simulated domains yet", allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
 def tasks() -> list[Task]:
     out: list[Task] = []
-    for category in (
-        "simple",
-        "multiple",
-        "parallel",
-        "parallel_multiple",
-        "multi_step",
-        "multi_turn",
-        "missing_param",
-        "irrelevance",
-    ):
+    for category in CATEGORIES:
         out += envs.tasks.generate(16, "train", seed=3, categories=[category])
     return out
 
@@ -151,12 +140,7 @@ def test_schema_only_tasks_are_not_applicable():
 
 
 def test_bfcl_multi_turn_agrees_with_bfcl_verdict():
-    bfcl = pytest.importorskip("envs.bfcl")
-    try:
-        tasks = bfcl.load("multi_turn_base", limit=4)
-    except ModuleNotFoundError as e:
-        pytest.skip(str(e))
-    for t in tasks:
+    for t in bfcl.load("multi_turn_base", limit=4):
         gt_calls = ground_truth_calls(t)
         gold = play(t, gt_calls)
         assert execution.check(t, gold).valid, t.id

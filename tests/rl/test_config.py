@@ -1,24 +1,60 @@
-"""Typed configs: every file in configs/ loads, and mistakes are named by file, line and key path."""
+"""Typed configs: every file in configs/ loads as its stage, and mistakes are named by file, line and key path."""
 
 from pathlib import Path
 
 import pytest
 
-from rl.config import ConfigError, RunConfig, load_config
+from rl.config import STAGES, ConfigError, EvalRunConfig, RLRunConfig, SFTRunConfig, load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG_FILES = sorted((ROOT / "configs").glob("*.yaml"))
 
 
-def test_there_are_configs():
+def _stage(path: Path) -> str:
+    """The stage a committed config is for, by its name (sft_*.yaml, *eval*.yaml, else RL)."""
+    return "sft" if path.name.startswith("sft") else "eval" if "eval" in path.name else "rl"
+
+
+def test_there_are_configs_of_every_stage():
     assert {"demo.yaml", "smoke.yaml"} <= {p.name for p in CONFIG_FILES}
+    assert {_stage(p) for p in CONFIG_FILES} == set(STAGES)
 
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.name)
-def test_every_config_file_loads(path, monkeypatch):
+def test_every_config_file_loads_as_its_stage(path, monkeypatch):
     monkeypatch.chdir(ROOT)  # deepspeed paths in configs are relative to the repository root
-    cfg = load_config(path)
-    assert isinstance(cfg, RunConfig)
+    stage = _stage(path)
+    assert isinstance(load_config(path, stage=stage), STAGES[stage])
+    if stage != "eval":  # an eval config's sections are a subset of an RL config's
+        with pytest.raises(ConfigError, match=r"belongs to the .*stage"):
+            load_config(path, stage="sft" if stage == "rl" else "rl")
+
+
+@pytest.mark.parametrize(
+    "stage,text,key,owner",
+    [
+        ("sft", "algorithm:\n  beta: 0.1\n", "algorithm", "rl"),
+        ("sft", "trainer:\n  deepspeed: configs/deepspeed/zero2.json\n", "trainer.deepspeed", "rl"),
+        ("eval", "rollout:\n  temperature: 0.7\n", "rollout.temperature", "rl"),
+        ("eval", "model:\n  lora: {r: 8}\n", "model.lora", "rl and sft"),
+        ("rl", "sft:\n  epochs: 2\n", "sft", "sft"),
+        ("rl", "model:\n  name_or_path: x\n", None, None),
+    ],
+)
+def test_a_key_of_another_stage_is_an_error_naming_the_key_and_its_stage(tmp_path, stage, text, key, owner):
+    p = _write(tmp_path, text)
+    if key is None:
+        assert isinstance(load_config(p, stage=stage), RLRunConfig)
+        return
+    with pytest.raises(ConfigError, match=rf"run.yaml:\d+: {key}: belongs to the {owner} stages?, not to {stage}"):
+        load_config(p, stage=stage)
+
+
+def test_stage_types():
+    assert isinstance(load_config(None, stage="sft"), SFTRunConfig)
+    assert isinstance(load_config(None, stage="eval"), EvalRunConfig)
+    with pytest.raises(ValueError, match="stage"):
+        load_config(None, stage="ppo-ish")
 
 
 def _write(tmp_path, text):

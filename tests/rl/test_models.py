@@ -5,7 +5,8 @@ import time
 import pytest
 import torch
 
-from rl.models import ALIASES, ModelLoadError, load_policy
+from rl.checkpoint import load_policy
+from rl.models import ALIASES, ModelLoadError
 
 
 def test_tiny_random_is_deterministic_and_has_a_pad_token():

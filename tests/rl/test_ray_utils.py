@@ -35,10 +35,9 @@ def faults():
 
 IN_RAY = FAULTS + """
 import json, ray
-from rl.config import load_config
 from rl.ray_utils import init_ray
 
-init_ray(load_config("configs/demo_eval.yaml"))
+init_ray(2)
 print(json.dumps(ray.get(ray.remote(faults).remote())))
 ray.shutdown()
 """

@@ -1,0 +1,1 @@
+"""Entry points (scripts) and the benchmarks they run; not part of the installed library."""

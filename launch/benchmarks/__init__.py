@@ -1,0 +1,1 @@
+"""Benchmarks behind `python launch/bench.py NAME`: each module's `run()` returns the figures as a dict."""

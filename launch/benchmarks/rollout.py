@@ -1,0 +1,335 @@
+"""Benchmark of the rollout path (run with `python launch/bench.py rollout`; prints `run()` as JSON).
+
+Every speed figure is a ratio against a baseline measured in the same run, in alternating rounds, with the
+median reported, because this machine is noisy. Tokens/s always means *policy tokens generated per second
+of wall time* (environment tokens are not counted; the wall time includes everything the caller waits for).
+
+1. `pool_throughput`: the Ray RolloutPool (1 and 2 workers) against plain `model.generate` in this process,
+   on the same batch of single-round tasks (rollout.max_turns=1, so an episode is one assistant message).
+   Both sides decode *greedily* with the same stop tokens and the same max_new_tokens, so they produce the
+   same tokens (checked: `same_tokens`) and do the same work; the pool's time also includes what the pool
+   adds: Ray calls, chat rendering, parsing, the env step and reward scoring. Cores: the machine has 2, so
+   the baseline runs with 2 torch threads, the 1-worker pool with one worker of 2 threads (the same cores),
+   and the 2-worker pool with two workers of 1 thread each (the same cores, split). The pools run LoRA
+   policies (the training setup) after one weight sync, so they generate on merged weights; the synced
+   adapter is PEFT's fresh one (B = 0), so the merged weights equal the baseline's.
+   Goal: overhead <= 10%, i.e. pool tokens/s >= 0.9 x baseline.
+2. `lockstep`: multi-turn episodes (multi_step + multi_turn tasks, sampled with per-episode seeds, with
+   the episode limits of configs/demo.yaml: max_new_tokens=64, max_turns=2) played as one lockstep batch of
+   16 by `EpisodeRunner.run`, against the same episodes played one at a time (KV reuse on in both).
+   Per-episode RNG makes both play exactly the same tokens (checked: `same_episodes`). Goal: >= 3x.
+   `kv_reuse`: the same lockstep batch with per-episode KV reuse across rounds on and off (alternated:
+   on, off, on), with the prefill tokens each way.
+3. `weight_sync`: round trip of `pool.sync_weights.remote([ray.put(lora_state_dict)], version)` to the
+   2-worker pool of (1), after its throughput runs (put, send, unmerge + load + merge on each worker),
+   median of several. Goal: <= 0.5 s.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from typing import Any
+
+import torch
+
+PROMPT_CATEGORIES = ["simple", "multiple", "parallel"]  # single user turn: with max_turns=1, one round
+EPISODE_CATEGORIES = ["multi_step", "multi_turn"]
+
+
+def _cfg(model_name: str, *overrides: str) -> Any:
+    from rl.config import load_config
+
+    return load_config(None, [f"model.name_or_path={model_name}", "format.tool_style=compact", *overrides])
+
+
+def _median(xs: list[float]) -> float:
+    return statistics.median(xs)
+
+
+# ---- 1. Ray pool vs plain generate ------------------------------------------------------------------------
+def _baseline_generate(
+    model: Any, tok: Any, prompts: list[list[int]], stop_ids: list[int], max_new_tokens: int
+) -> tuple[float, list[list[int]]]:
+    """Plain `model.generate` (greedy) on the left-padded batch.
+
+    Returns:
+        Seconds taken, and per row the generated ids up to and including the first stop token.
+    """
+    L = max(map(len, prompts))
+    input_ids = torch.full((len(prompts), L), tok.pad_token_id, dtype=torch.long)  # [B, L] left-padded
+    attn = torch.zeros((len(prompts), L), dtype=torch.long)  # [B, L]
+    for i, p in enumerate(prompts):
+        input_ids[i, L - len(p) :] = torch.tensor(p)
+        attn[i, L - len(p) :] = 1
+    t = time.perf_counter()
+    with torch.inference_mode():
+        out = model.generate(
+            input_ids=input_ids,
+            attention_mask=attn,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=stop_ids,
+            pad_token_id=tok.pad_token_id,
+        )
+    seconds = time.perf_counter() - t
+    rows = []
+    for row in out[:, L:].tolist():
+        # Keep the stop token, as episodes do; rows that stopped early are padded after it.
+        cut = next((k + 1 for k, x in enumerate(row) if x in stop_ids), len(row))
+        rows.append(row[:cut])
+    return seconds, rows
+
+
+def bench_pool(
+    model_name: str = "smollm2-135m",
+    batch: int = 8,
+    max_new_tokens: int = 32,
+    repeats: int = 3,
+    sync_repeats: int = 7,
+    total_threads: int = 2,
+) -> dict[str, Any]:
+    """Tokens/s of the RolloutPool with 1 and 2 workers against plain `generate` on the same batch, then the
+    weight-sync latency of the 2-worker pool (see module doc). Needs `ray.init` first."""
+    import ray
+
+    import envs.tasks
+    from rl.checkpoint import load_policy
+    from rl.rollout.chat import ChatRenderer
+    from rl.rollout.pool import RolloutPool, RolloutSetup, make_format
+
+    base = ["rollout.max_turns=1", f"rollout.max_new_tokens={max_new_tokens}"]
+    cfg = _cfg(model_name, *base)
+    model, tok = load_policy(model_name)
+    renderer = ChatRenderer(tok, make_format(cfg.format, tok), cfg.format.placement)
+    tasks = envs.tasks.generate(batch, "train", seed=0, categories=PROMPT_CATEGORIES)
+    prompts = [renderer.prompt_ids(renderer.initial_messages(t), t.tools) for t in tasks]
+    requests = [{"task": t, "seed": None, "sample_index": 0} for t in tasks]  # seed None: greedy
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(total_threads)
+    _baseline_generate(model, tok, prompts[:1], renderer.stop_token_ids, 4)  # warm-up
+    out: dict[str, Any] = {
+        "batch": batch,
+        "max_new_tokens": max_new_tokens,
+        "mean_prompt_tokens": sum(map(len, prompts)) / len(prompts),
+    }
+    base_rates: list[float] = []
+    try:
+        for workers in (1, 2):
+            threads_per_worker = total_threads // workers
+            pool_cfg = _cfg(
+                model_name,
+                *base,
+                f"rollout.num_workers={workers}",
+                f"rollout.torch_threads={threads_per_worker}",
+                f"rollout.cpus_per_worker={threads_per_worker}",
+            )
+            pool = RolloutPool.remote(RolloutSetup.of(pool_cfg, lora=pool_cfg.model.lora))
+            ray.get(pool.ready.remote())
+            lora_state = _fresh_lora_state(model_name, pool_cfg)
+            # One sync first: generation then runs on merged LoRA weights, as it does during training.
+            ray.get(pool.sync_weights.remote([ray.put(lora_state)], 1))
+            ray.get(pool.rollout.remote(requests[:workers]))  # warm-up (lazy imports, first forward)
+            pool_rates, pairs, same = [], [], True
+            stop_ids = renderer.stop_token_ids
+            # Alternate baseline and pool (the order swapped each time); report the median of the pair ratios.
+            for k in range(repeats):
+                for side in ("base", "pool") if k % 2 == 0 else ("pool", "base"):
+                    if side == "base":
+                        b_s, b_rows = _baseline_generate(model, tok, prompts, stop_ids, max_new_tokens)
+                        b_rate = sum(map(len, b_rows)) / b_s
+                    else:
+                        t = time.perf_counter()
+                        trajs, stats = ray.get(pool.rollout.remote(requests))
+                        p_rate = stats["policy_tokens"] / (time.perf_counter() - t)
+                same &= [tr.completion_ids for tr in trajs] == b_rows
+                base_rates.append(b_rate)
+                pool_rates.append(p_rate)
+                pairs.append(p_rate / b_rate)
+            out[f"pool_{workers}w"] = {
+                "workers": workers,
+                "torch_threads_per_worker": threads_per_worker,
+                "tokens_per_s": _median(pool_rates),
+                "tokens_per_s_runs": pool_rates,
+                "ratio_vs_generate": _median(pairs),
+                "overhead_pct": 100 * (1 - _median(pairs)),
+                "goal_overhead_pct": "<= 10",
+                "same_tokens": same,
+            }
+            if workers == 2:
+                sync = _weight_sync(pool, lora_state, workers, repeats=sync_repeats, first_version=2)
+                sync["lora_r"] = pool_cfg.model.lora.r
+            ray.kill(pool)  # its workers share its fate
+    finally:
+        torch.set_num_threads(threads)
+    out["generate"] = {
+        "tokens_per_s": _median(base_rates),
+        "tokens_per_s_runs": base_rates,
+        "torch_threads": total_threads,
+    }
+    out["unit"] = "policy tokens generated per second of wall time"
+    return {"pool_throughput": out, "weight_sync": sync}
+
+
+def _fresh_lora_state(model_name: str, cfg: Any) -> dict[str, torch.Tensor]:
+    """The adapter weights a learner would send: PEFT's fresh LoRA (B = 0, so merged weights = base weights)."""
+    from peft import get_peft_model_state_dict
+
+    from rl.checkpoint import load_policy
+
+    model, _ = load_policy(model_name, lora=cfg.model.lora)
+    return {k: v.detach().clone() for k, v in get_peft_model_state_dict(model).items()}
+
+
+# ---- 2. lockstep batching vs episode by episode, KV reuse on/off --------------------------------------------
+def bench_lockstep(
+    model_name: str = "smollm2-135m",
+    episodes: int = 16,
+    max_new_tokens: int = 64,
+    max_turns: int = 2,
+    runs: int = 3,
+    threads: int = 2,
+) -> dict[str, Any]:
+    """Multi-turn episodes: one lockstep batch vs one at a time; and KV reuse on vs off (see module doc)."""
+    import envs.tasks
+    from rl.checkpoint import load_policy
+    from rl.rollout.episodes import episode_seed
+    from rl.rollout.pool import RolloutSetup, build_runner
+
+    limits = [f"rollout.max_new_tokens={max_new_tokens}", f"rollout.max_turns={max_turns}"]
+    cfg = _cfg(model_name, "model.lora=null", *limits)
+    model, tok = load_policy(model_name)
+    runner = build_runner(RolloutSetup.of(cfg), model, tok)
+    engine = runner.engine
+    tasks = envs.tasks.generate(episodes, "train", seed=0, categories=EPISODE_CATEGORIES)
+    seeds = [episode_seed(0, t.id, 0) for t in tasks]
+
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        runner.run(tasks[:1], seeds[:1])  # warm-up
+
+        def lockstep(reuse: bool) -> tuple[float, list, dict[str, int]]:
+            engine.reuse_kv = reuse
+            before = (engine.reused_tokens, engine.prefilled_tokens)
+            t = time.perf_counter()
+            trajs, _ = runner.run(tasks, seeds)
+            seconds = time.perf_counter() - t
+            counts = {
+                "reused": engine.reused_tokens - before[0],
+                "prefilled": engine.prefilled_tokens - before[1],
+            }
+            return seconds, trajs, counts
+
+        on_s, off_s = [], []
+        for k in range(runs):  # alternate reuse on / off, starting and ending with on (on, off, on, ...)
+            if k % 2 == 0:
+                s, trajs, on_counts = lockstep(True)
+                on_s.append(s)
+            else:
+                s, trajs_off, off_counts = lockstep(False)
+                off_s.append(s)
+        engine.reuse_kv = True
+        t = time.perf_counter()
+        singles = [runner.run([task], [seed])[0][0] for task, seed in zip(tasks, seeds, strict=True)]
+        single_s = time.perf_counter() - t
+    finally:
+        torch.set_num_threads(saved_threads)
+        engine.reuse_kv = True
+
+    policy_tokens = sum(sum(tr.env_mask) for tr in trajs)
+    rounds = [len(tr.episode.steps) for tr in trajs]
+    lock_s = _median(on_s)
+    return {
+        "episodes": episodes,
+        "max_new_tokens": max_new_tokens,
+        "max_turns": max_turns,
+        "categories": EPISODE_CATEGORIES,
+        "policy_tokens": policy_tokens,
+        "rounds_mean": sum(rounds) / len(rounds),
+        "rounds_max": max(rounds),
+        "torch_threads": threads,
+        "lockstep_s": lock_s,
+        "one_by_one_s": single_s,
+        "lockstep_tokens_per_s": policy_tokens / lock_s,
+        "one_by_one_tokens_per_s": policy_tokens / single_s,
+        "ratio": single_s / lock_s,
+        "goal_ratio": ">= 3",
+        "same_episodes": [tr.completion_ids for tr in singles] == [tr.completion_ids for tr in trajs],
+        "kv_reuse": {
+            "on_s": lock_s,
+            "off_s": _median(off_s),
+            "on_s_runs": on_s,
+            "off_s_runs": off_s,
+            "speedup": _median(off_s) / lock_s,
+            "prefill_tokens_on": on_counts["prefilled"],
+            "prefill_tokens_reused_on": on_counts["reused"],
+            "prefill_tokens_off": off_counts["prefilled"],
+            "same_episodes": [tr.completion_ids for tr in trajs_off] == [tr.completion_ids for tr in trajs],
+        },
+    }
+
+
+# ---- 3. LoRA weight sync ----------------------------------------------------------------------------------------
+def _weight_sync(
+    pool: Any, state: dict[str, torch.Tensor], workers: int, repeats: int, first_version: int
+) -> dict[str, Any]:
+    """Round trips of `sync_weights` (put, send, unmerge + load + merge on every worker); see module doc."""
+    import ray
+
+    round_trips, pool_side = [], []
+    versions = range(first_version, first_version + repeats)
+    for version in versions:
+        t = time.perf_counter()
+        inner = ray.get(pool.sync_weights.remote([ray.put(state)], version))
+        round_trips.append(time.perf_counter() - t)
+        pool_side.append(inner)
+    return {
+        "workers": workers,
+        "payload_mb": sum(v.numel() * v.element_size() for v in state.values()) / 2**20,
+        "tensors": len(state),
+        "round_trip_s": _median(round_trips),
+        "round_trip_s_runs": round_trips,
+        "pool_side_s": _median(pool_side),
+        "goal_s": "<= 0.5",
+        "workers_at_latest_version": ray.get(pool.stats.remote())["worker_versions"] == [versions[-1]] * workers,
+    }
+
+
+def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]:
+    """All three benchmarks; `quick` shrinks the sizes (for tests on tiny-random)."""
+    import ray
+
+    t0 = time.perf_counter()
+    load_start = os.getloadavg()[0]
+    if quick:
+        lock = bench_lockstep(model_name, episodes=4, max_new_tokens=4, runs=2)
+    else:
+        lock = bench_lockstep(model_name)
+    started_ray = not ray.is_initialized()
+    if started_ray:
+        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+    try:
+        if quick:
+            pool = bench_pool(model_name, batch=2, max_new_tokens=4, repeats=1, sync_repeats=2)
+        else:
+            pool = bench_pool(model_name)
+    finally:
+        if started_ray:
+            ray.shutdown()
+    return {
+        "model": model_name,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "torch": torch.__version__,
+            "load_avg_1m_start": load_start,  # > 0.5 or so: something else ran; the ratios still compare like with like
+            "load_avg_1m_end": os.getloadavg()[0],
+        },
+        **pool,
+        "lockstep": lock,
+        "total_s": time.perf_counter() - t0,
+    }

@@ -1,0 +1,183 @@
+"""One config type per stage, built from the shared sections, plus the sections only one stage reads.
+
+    rl    launch/grpo.py    model, format, data, env, rollout (sampled), rewards, algorithm, trainer, logging
+    sft   launch/sft.py     model, format, data, sft, trainer (single process), logging
+    eval  launch/eval.py    model (no adapter), format, data, env, rollout (greedy), rewards
+
+A key that belongs to another stage (`algorithm` in an SFT config, `rollout.temperature` in an eval config)
+is an error that names the file, the line, the key and the stage it belongs to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from rl.config.sections import (
+    DataConfig,
+    EnvConfig,
+    FormatConfig,
+    LoggingConfig,
+    ModelConfig,
+    PolicyConfig,
+    RewardsConfig,
+    RolloutConfig,
+    SampledRolloutConfig,
+)
+
+# ---------------------------------------------------------------------------------------------------
+# Sections of one stage
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AlgorithmConfig:
+    """The RL objective. TRL's GRPOTrainer owns the GRPO loss; these are passed through to its GRPOConfig."""
+
+    loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
+    beta: float = 0.0
+    epsilon: float = 0.2
+    num_generations: int = 4
+    prompts_per_step: int = 4  # distinct tasks per optimizer step
+    learning_rate: float = 1e-5
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = "sum_then_normalize"
+    max_grad_norm: float = 1.0
+    warmup_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_generations < 2:
+            raise ValueError("num_generations: GRPO needs at least 2 generations per prompt")
+        if self.beta < 0:
+            raise ValueError("beta: must be >= 0")
+
+
+@dataclass
+class CheckpointConfig:
+    """Where a training stage writes, and how often it saves."""
+
+    output_dir: str = "runs/default"
+    save_steps: int = 5
+    save_total_limit: int = 2
+    seed: int = 0
+    use_gpu: bool = False
+    bf16: bool = False
+
+    def __post_init__(self) -> None:
+        if self.save_steps < 1:
+            raise ValueError(f"save_steps: must be at least 1, got {self.save_steps}")
+
+
+@dataclass
+class TrainerConfig(CheckpointConfig):
+    """The RL learner processes: Ray Train workers, DeepSpeed, checkpoints."""
+
+    max_steps: int = 10
+    num_learners: int = 1
+    gradient_accumulation_steps: int = 1  # micro-batches per optimizer step (rollouts stay on-policy)
+    cpus_per_learner: float = 1.0
+    deepspeed: str | None = None  # path to a DeepSpeed JSON (configs/deepspeed/zero2.json)
+    logging_steps: int = 1
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.max_steps < 1:
+            raise ValueError("max_steps: must be at least 1")
+        if self.num_learners < 1:
+            raise ValueError("num_learners: must be at least 1")
+        if self.deepspeed is not None and not Path(self.deepspeed).is_file():
+            raise ValueError(f"deepspeed: no such file {self.deepspeed!r}")
+
+
+@dataclass
+class RLLoggingConfig(LoggingConfig):
+    rollout_table_every: int = 5  # steps between W&B rollout tables
+
+
+@dataclass
+class SFTConfig:
+    """Supervised warm-up recipes (launch/sft.py)."""
+
+    epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    warmup_steps: int = 0
+    learning_rate: float = 2e-4
+    batch_size: int = 8
+    max_length: int = 512
+    non_fc_ratio: float = 0.0  # share of synthetic "no fitting tool" examples
+    reasoning: bool = False  # a short rationale before the calls (CoT variant)
+    chat_mix_path: str | None = None  # general chat JSONL blended in (instruction following)
+    chat_mix_ratio: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("non_fc_ratio", "chat_mix_ratio"):
+            if not 0.0 <= getattr(self, name) < 1.0:
+                raise ValueError(f"{name}: must be in [0, 1)")
+        if self.chat_mix_ratio > 0 and not self.chat_mix_path:
+            raise ValueError("chat_mix_path: required when chat_mix_ratio > 0")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Stage roots
+# ---------------------------------------------------------------------------------------------------
+
+
+def _check_decision_reward(rewards: RewardsConfig, fmt: FormatConfig) -> None:
+    if "decision" in rewards.components and fmt.name != "decision":
+        raise ValueError("rewards: the 'decision' component needs format.name: decision")
+
+
+@dataclass
+class RLRunConfig:
+    """An RL run (launch/grpo.py). Every section has defaults; a YAML file overrides what it names."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    format: FormatConfig = field(default_factory=FormatConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    rollout: SampledRolloutConfig = field(default_factory=SampledRolloutConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
+    algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logging: RLLoggingConfig = field(default_factory=RLLoggingConfig)
+
+    def __post_init__(self) -> None:
+        _check_decision_reward(self.rewards, self.format)
+        global_batch = self.algorithm.prompts_per_step * self.algorithm.num_generations
+        shards = self.trainer.num_learners * self.trainer.gradient_accumulation_steps
+        if global_batch % shards:
+            raise ValueError(
+                f"trainer: num_learners * gradient_accumulation_steps = {shards} must divide "
+                f"prompts_per_step * num_generations = {global_batch}"
+            )
+
+
+@dataclass
+class SFTRunConfig:
+    """A supervised warm-up (launch/sft.py): one process, TRL's SFTTrainer."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    format: FormatConfig = field(default_factory=FormatConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    sft: SFTConfig = field(default_factory=SFTConfig)
+    trainer: CheckpointConfig = field(default_factory=CheckpointConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+
+@dataclass
+class EvalRunConfig:
+    """Greedy evaluation (launch/eval.py, the demo's evaluations). The model usually comes from --model."""
+
+    model: PolicyConfig = field(default_factory=PolicyConfig)
+    format: FormatConfig = field(default_factory=FormatConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    rewards: RewardsConfig = field(default_factory=RewardsConfig)
+
+    def __post_init__(self) -> None:
+        _check_decision_reward(self.rewards, self.format)
+
+
+STAGES: dict[str, type] = {"rl": RLRunConfig, "sft": SFTRunConfig, "eval": EvalRunConfig}

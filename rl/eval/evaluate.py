@@ -1,0 +1,327 @@
+"""Evaluation on BFCL v4 and on toolgym's held-out tasks, with the training engine and formats.
+
+    results = evaluate(cfg, "toolgym", load_tasks(cfg.data, "test", n=400), workers=2)
+    write_outputs(results, "results.json")        # + results.md (table) + results.png (chart)
+    compare(load("a.json"), load("b.json"))       # per-category deltas, paired bootstrap 95% CIs
+
+Verdicts:
+    BFCL AST categories: the strict verdict of rewards.ast_match on the first turn.
+    BFCL irrelevance / live_irrelevance: no call.  live_relevance: at least one call (BFCL's rule).
+    BFCL multi_turn_base: BFCL's multi-turn execution checker on its own API classes.
+    toolgym: strict AST accuracy (every turn), execution success, and the run's reward.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from envs.types import Task
+from rl.config import EvalRunConfig
+from rl.rollout.episodes import Trajectory
+
+BFCL_NON_LIVE = ["simple_python", "multiple", "parallel", "parallel_multiple"]
+BFCL_LIVE = ["live_simple", "live_multiple", "live_parallel", "live_parallel_multiple"]
+BFCL_CATEGORIES = [*BFCL_NON_LIVE, *BFCL_LIVE, "irrelevance", "live_irrelevance", "live_relevance", "multi_turn_base"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Running episodes
+# ---------------------------------------------------------------------------------------------------
+
+
+def run_episodes(cfg: EvalRunConfig, tasks: list[Task], *, workers: int = 0, batch_size: int = 16, progress: str = "") -> list[Trajectory]:
+    """Greedy episodes for `tasks` with `cfg.model`; in-process, or over `workers` Ray rollout workers.
+
+    Tasks are sorted by prompt size before batching, so a batch holds similar lengths (little padding).
+    """
+    from tqdm.auto import tqdm
+
+    from rl.rollout.pool import RolloutSetup
+
+    order = sorted(range(len(tasks)), key=lambda i: len(json.dumps(tasks[i].tools)) + len(json.dumps(tasks[i].turns)))
+    batches = [[tasks[i] for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
+    by_id: dict[str, Trajectory] = {}
+    bar = tqdm(total=len(tasks), desc=progress or "eval", unit="task", dynamic_ncols=True)
+    if workers > 0:
+        import ray
+
+        from rl.models import absolute_spec
+        from rl.rollout.pool import RolloutPool
+
+        pcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=absolute_spec(cfg.model.name_or_path)))
+        pool = RolloutPool.remote(RolloutSetup.of(pcfg).with_workers(workers))
+        try:
+            # Each worker gets a whole batch at a time; all workers busy at once.
+            pending = []
+            for k in range(0, len(batches), workers):
+                group = [t for b in batches[k : k + workers] for t in b]
+                pending.append(pool.rollout.remote([{"task": t, "seed": None, "sample_index": 0} for t in group]))
+            for ref in pending:
+                trajs, _ = ray.get(ref)
+                for tr in trajs:
+                    by_id[tr.task_id] = tr
+                bar.update(len(trajs))
+        finally:
+            ray.kill(pool)
+    else:
+        from rl.checkpoint import load_policy
+        from rl.rollout.pool import build_runner
+
+        model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, allow_download=cfg.model.allow_download,
+                                 decision_tokens=cfg.format.name == "decision")
+        runner = build_runner(RolloutSetup.of(cfg), model, tok)
+        for b in batches:
+            trajs, _ = runner.run(b, [None] * len(b))
+            for tr in trajs:
+                by_id[tr.task_id] = tr
+            bar.update(len(trajs))
+    bar.close()
+    return [by_id[t.id] for t in tasks]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Verdicts
+# ---------------------------------------------------------------------------------------------------
+
+
+def bfcl_verdict(task: Task, tr: Trajectory) -> bool:
+    """BFCL's pass/fail for one episode (see module docstring)."""
+    from rewards import ast_match
+
+    scoring = task.metadata.get("bfcl_scoring", "ast")
+    calls = tr.episode.calls(0)
+    if scoring == "irrelevance":
+        return not calls
+    if scoring == "relevance":
+        return bool(calls)
+    if scoring == "multi_turn":
+        from envs.bfcl import check_multi_turn, result_text
+
+        turns = len(task.turns)
+        results = [[result_text(r) for r in tr.episode.results(k)] for k in range(turns)]
+        states = list(tr.episode.turn_states) + [tr.episode.final_state] * (turns - len(tr.episode.turn_states))
+        return bool(check_multi_turn(task, results, states[:turns])["valid"])
+    return ast_match.check(task.tools, calls, task.ground_truth[0]).valid
+
+
+def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "id": task.id,
+        "category": task.metadata.get("bfcl_category", task.category) if benchmark == "bfcl" else task.category,
+        "domain": "+".join(task.domains) or "-",
+        "reward": tr.rewards.get("total", 0.0),
+        "tokens": sum(tr.env_mask),
+        "answer": tr.episode.steps[0].text[:300] if tr.episode.steps else "",
+    }
+    if benchmark == "bfcl":
+        row["valid"] = bfcl_verdict(task, tr)
+    else:
+        row["ast_valid"] = bool(tr.reward_details.get("ast", {}).get("valid", False))
+        row["exec_valid"] = bool(tr.reward_details.get("execution", {}).get("valid", False))
+        row["valid"] = row["ast_valid"]
+    return row
+
+
+# ---------------------------------------------------------------------------------------------------
+# Aggregation
+# ---------------------------------------------------------------------------------------------------
+
+
+def _mean(xs: list[float]) -> float:
+    return sum(xs) / len(xs) if xs else float("nan")
+
+
+def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
+    """Per-category (and, for toolgym, per-domain) accuracy, plus BFCL's summaries."""
+    by_cat: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_cat[r["category"]].append(r)
+    metrics = ["valid", "reward"] if benchmark == "bfcl" else ["ast_valid", "exec_valid", "reward"]
+    cats = {c: {"n": len(rs), **{m: _mean([float(r[m]) for r in rs]) for m in metrics}} for c, rs in sorted(by_cat.items())}
+    out: dict[str, Any] = {"categories": cats, "overall": {"n": len(rows), **{m: _mean([float(r[m]) for r in rows]) for m in metrics}}}
+    if benchmark == "bfcl":
+        acc = {c: v["valid"] for c, v in cats.items()}
+        n = {c: v["n"] for c, v in cats.items()}
+        live = [c for c in BFCL_LIVE if c in acc]
+        out["summaries"] = {
+            # BFCL: non-live AST is the unweighted mean of its four categories; live is weighted by count.
+            "non_live_ast": _mean([acc[c] for c in BFCL_NON_LIVE if c in acc]),
+            "live_ast": sum(acc[c] * n[c] for c in live) / sum(n[c] for c in live) if live else float("nan"),
+            "irrelevance": _mean([acc[c] for c in ("irrelevance", "live_irrelevance") if c in acc]),
+            "relevance": acc.get("live_relevance", float("nan")),
+            "multi_turn": acc.get("multi_turn_base", float("nan")),
+        }
+    else:
+        by_dom: dict[str, list[dict]] = defaultdict(list)
+        for r in rows:
+            by_dom[r["domain"]].append(r)
+        out["domains"] = {d: {"n": len(rs), **{m: _mean([float(r[m]) for r in rs]) for m in metrics}} for d, rs in sorted(by_dom.items())}
+    return out
+
+
+def evaluate(
+    cfg: EvalRunConfig,
+    benchmark: str,
+    tasks: list[Task],
+    *,
+    workers: int = 0,
+    batch_size: int = 16,
+    progress: str = "",
+) -> dict[str, Any]:
+    """Plays and scores every task; returns the results document (JSON-serialisable)."""
+    t0 = time.perf_counter()
+    # Tasks without a world to act in (BFCL's AST categories: a schema-only env) are judged on the first
+    # message alone, so their episodes stop there instead of generating follow-ups nobody scores.
+    one_shot = [t for t in tasks if not t.domains and "bfcl_involved_classes" not in t.metadata]
+    one_shot_ids = {t.id for t in one_shot}
+    acting = [t for t in tasks if t.id not in one_shot_ids]
+    by_id: dict[str, Trajectory] = {}
+    for group, max_turns in ((one_shot, 1), (acting, cfg.rollout.max_turns)):
+        if group:
+            gcfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_turns=max_turns))
+            for tr in run_episodes(gcfg, group, workers=workers, batch_size=batch_size, progress=progress):
+                by_id[tr.task_id] = tr
+    trajs = [by_id[t.id] for t in tasks]
+    rows = [task_row(t, tr, benchmark) for t, tr in zip(tasks, trajs, strict=True)]
+    return {
+        "model": cfg.model.name_or_path,
+        "benchmark": benchmark,
+        "format": dataclasses.asdict(cfg.format),
+        "decoding": "greedy",
+        "seed": cfg.data.seed,
+        "limits": {"max_turns": cfg.rollout.max_turns, "max_new_tokens": cfg.rollout.max_new_tokens},
+        "reward_weights": dict(cfg.rewards.components),
+        "wall_s": round(time.perf_counter() - t0, 1),
+        **aggregate(rows, benchmark),
+        "per_task": rows,
+    }
+
+
+# ---------------------------------------------------------------------------------------------------
+# Outputs: JSON, Markdown, PNG
+# ---------------------------------------------------------------------------------------------------
+
+
+def pct(x: float | None) -> str:
+    """A fraction as a percentage with one decimal; "n/a" for None or NaN (nothing to measure)."""
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    b = results["benchmark"]
+    metrics = ["valid"] if b == "bfcl" else ["ast_valid", "exec_valid"]
+    head = "| category | n | " + " | ".join(f"{m} %" for m in metrics) + " | reward |"
+    lines = [f"### {b}: {results['model']}", "", head, "|" + "---|" * (len(metrics) + 3)]
+    for c, v in results["categories"].items():
+        lines.append(f"| {c} | {v['n']} | " + " | ".join(pct(v[m]) for m in metrics) + f" | {v['reward']:.3f} |")
+    o = results["overall"]
+    lines.append(f"| **overall** | {o['n']} | " + " | ".join(pct(o[m]) for m in metrics) + f" | {o['reward']:.3f} |")
+    if "summaries" in results:
+        lines += ["", "| summary | % |", "|---|---|"] + [f"| {k} | {pct(v)} |" for k, v in results["summaries"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def chart(results_list: list[dict[str, Any]], path: str | Path, metric: str | None = None) -> Path:
+    """Grouped bar chart of per-category accuracy, one bar per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    b = results_list[0]["benchmark"]
+    metric = metric or ("valid" if b == "bfcl" else "ast_valid")
+    cats = sorted({c for r in results_list for c in r["categories"]})
+    width = 0.8 / len(results_list)
+    fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cats) + 2), 4))
+    for k, r in enumerate(results_list):
+        vals = [100 * r["categories"].get(c, {}).get(metric, float("nan")) for c in cats]
+        ax.bar([i + k * width for i in range(len(cats))], vals, width, label=Path(str(r["model"])).name or r["model"])
+    ax.set_xticks([i + width * (len(results_list) - 1) / 2 for i in range(len(cats))], cats, rotation=30, ha="right")
+    ax.set_ylabel(f"{metric} (%)")
+    ax.set_ylim(0, 100)
+    ax.set_title(f"{b}: {metric} by category")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_outputs(results: dict[str, Any], out: str | Path) -> dict[str, str]:
+    """Writes results.json, results.md and results.png next to each other."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # A summary over categories that were not run is NaN in memory; JSON has no NaN (jq and JS reject it).
+    out.write_text(json.dumps(_nan_to_none(results), indent=2, allow_nan=False))
+    md = out.with_suffix(".md")
+    md.write_text(markdown(results))
+    png = chart([results], out.with_suffix(".png"))
+    return {"json": str(out), "markdown": str(md), "chart": str(png)}
+
+
+# ---------------------------------------------------------------------------------------------------
+# Comparison with paired bootstrap confidence intervals
+# ---------------------------------------------------------------------------------------------------
+
+
+def _nan_to_none(x: Any) -> Any:
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_nan_to_none(v) for v in x]
+    return x
+
+
+def paired_bootstrap(a: list[float], b: list[float], n_boot: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of b - a over paired items and its bootstrap 95% CI."""
+    diffs = [y - x for x, y in zip(a, b, strict=True)]
+    if not diffs:
+        return float("nan"), float("nan"), float("nan")
+    rng = random.Random(seed)
+    n = len(diffs)
+    means = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(n_boot))
+    return sum(diffs) / n, means[int(0.025 * n_boot)], means[int(0.975 * n_boot) - 1]
+
+
+def compare(a: dict[str, Any], b: dict[str, Any], metrics: list[str] | None = None) -> dict[str, Any]:
+    """Per-category deltas (b - a) of each metric, paired by task id, with bootstrap 95% CIs."""
+    metrics = metrics or (["valid", "reward"] if a["benchmark"] == "bfcl" else ["ast_valid", "exec_valid", "reward"])
+    rows_a = {r["id"]: r for r in a["per_task"]}
+    rows_b = {r["id"]: r for r in b["per_task"]}
+    common = [i for i in rows_a if i in rows_b]
+    groups: dict[str, list[str]] = defaultdict(list)
+    for i in common:
+        groups[rows_a[i]["category"]].append(i)
+    groups = dict(sorted(groups.items()))
+    groups["overall"] = common
+    out: dict[str, Any] = {"a": a["model"], "b": b["model"], "n_common": len(common), "deltas": {}}
+    for g, ids in groups.items():
+        out["deltas"][g] = {}
+        for m in metrics:
+            mean, lo, hi = paired_bootstrap([float(rows_a[i][m]) for i in ids], [float(rows_b[i][m]) for i in ids])
+            out["deltas"][g][m] = {"n": len(ids), "delta": mean, "ci95": [lo, hi]}
+    return out
+
+
+def compare_markdown(cmp: dict[str, Any]) -> str:
+    metrics = list(next(iter(cmp["deltas"].values())).keys())
+    lines = [f"Δ = {cmp['b']} − {cmp['a']} (paired bootstrap 95% CI, {cmp['n_common']} common tasks)", "",
+             "| category | n | " + " | ".join(f"Δ {m}" for m in metrics) + " |", "|" + "---|" * (len(metrics) + 2)]
+    for g, d in cmp["deltas"].items():
+        cells = []
+        for m in metrics:
+            v = d[m]
+            scale = 1 if m == "reward" else 100
+            cells.append(f"{scale * v['delta']:+.2f} [{scale * v['ci95'][0]:+.2f}, {scale * v['ci95'][1]:+.2f}]")
+        lines.append(f"| {g} | {d[metrics[0]]['n']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

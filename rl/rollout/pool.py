@@ -1,0 +1,234 @@
+"""Ray rollout workers and the pool that shards episodes over them.
+
+    pool = RolloutPool.remote(setup)                      # N RolloutWorker actors, each a policy replica + envs
+    trajs, stats = ray.get(pool.rollout.remote(requests)) # requests: [{"task", "seed", "sample_index"}]
+    ray.get(pool.sync_weights.remote([ref], version))     # after each optimizer step
+
+The pool is itself a small async actor, so every learner process (rank 0 and the others) talks to the same
+pool, and the pool alone remembers the latest weights: when a worker dies, Ray restarts it, the pool sends
+it the latest weights, and retries its batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+import torch
+from ray.exceptions import RayActorError
+
+import rewards
+from envs.formats import get_format
+from rl.config import (
+    EnvConfig,
+    FormatConfig,
+    LoraConfig,
+    PolicyConfig,
+    RewardsConfig,
+    RolloutConfig,
+    SampledRolloutConfig,
+)
+from rl.rollout.chat import ChatRenderer
+from rl.rollout.engine import HFEngine
+from rl.rollout.episodes import EpisodeRunner, Limits, Trajectory
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RolloutSetup:
+    """Everything a rollout worker needs, taken from whichever stage starts the pool (RL or evaluation).
+
+    Attributes:
+        policy: What to load (name_or_path must be absolute or an alias: workers run in other directories).
+        lora: The adapter the learner trains (None: the workers receive full weights, or none at all).
+        format: The tool-call format.
+        env: Env limits.
+        rollout: Engine, workers and episode limits.
+        rewards: Reward components and weights.
+        temperature: Sampling temperature of seeded episodes (an episode without a seed is greedy).
+        top_p: Nucleus threshold of seeded episodes.
+    """
+
+    policy: PolicyConfig
+    lora: LoraConfig | None
+    format: FormatConfig
+    env: EnvConfig
+    rollout: RolloutConfig
+    rewards: RewardsConfig
+    temperature: float = 1.0
+    top_p: float = 1.0
+
+    @classmethod
+    def of(cls, cfg: Any, lora: LoraConfig | None = None) -> RolloutSetup:
+        """The setup of a stage config (RLRunConfig samples with its rollout.temperature; EvalRunConfig is greedy)."""
+        policy = PolicyConfig(cfg.model.name_or_path, cfg.model.dtype, cfg.model.allow_download)
+        sampled = isinstance(cfg.rollout, SampledRolloutConfig)
+        return cls(policy, lora, cfg.format, cfg.env, cfg.rollout, cfg.rewards,
+                   cfg.rollout.temperature if sampled else 1.0, cfg.rollout.top_p if sampled else 1.0)
+
+    def with_workers(self, n: int) -> RolloutSetup:
+        return dataclasses.replace(self, rollout=dataclasses.replace(self.rollout, num_workers=n))
+
+
+def make_format(fmt: FormatConfig, tokenizer: Any):
+    return get_format(fmt.name, tool_style=fmt.tool_style, decision_inner=fmt.decision_inner, tokenizer=tokenizer)
+
+
+def reward_spec(setup: RolloutSetup) -> rewards.RewardSpec:
+    return rewards.RewardSpec(
+        weights=dict(setup.rewards.components),
+        length_limit_tokens=setup.rewards.length_limit_tokens,
+        format_name=setup.format.name,
+        decision_inner=setup.format.decision_inner,
+        max_output_chars=setup.env.max_output_chars,
+    )
+
+
+def build_runner(setup: RolloutSetup, model: torch.nn.Module, tokenizer: Any) -> EpisodeRunner:
+    """An EpisodeRunner over an in-process model (used by workers and by in-process evaluation)."""
+    r = setup.rollout
+    renderer = ChatRenderer(tokenizer, make_format(setup.format, tokenizer), setup.format.placement)
+    engine = HFEngine(model, tokenizer.pad_token_id, renderer.stop_token_ids, **dataclasses.asdict(r.hf))
+    limits = Limits(
+        max_turns=r.max_turns,
+        max_new_tokens=r.max_new_tokens,
+        max_total_tokens=r.max_total_tokens,
+        max_output_chars=setup.env.max_output_chars,
+        call_timeout_s=setup.env.call_timeout_s,
+    )
+    return EpisodeRunner(engine, renderer, limits, reward_spec(setup))
+
+
+class RolloutWorker:
+    """A policy replica with its envs. Wrapped with `ray.remote` by the pool."""
+
+    def __init__(self, setup: RolloutSetup, worker_index: int) -> None:
+        from rl.checkpoint import load_policy
+
+        torch.set_num_threads(setup.rollout.torch_threads)
+        self.setup = setup
+        self.index = worker_index
+        p = setup.policy
+        model, tok = load_policy(p.name_or_path, dtype=p.dtype, decision_tokens=setup.format.name == "decision",
+                                 lora=setup.lora, allow_download=p.allow_download)
+        if torch.cuda.is_available() and setup.rollout.gpus_per_worker > 0:
+            model = model.cuda()
+        self.runner = build_runner(setup, model, tok)
+        self.version = 0  # the learner step of the weights in use; every trajectory is tagged with it
+
+    def set_weights(self, state: dict[str, torch.Tensor], version: int) -> float:
+        """Loads new policy weights (a LoRA adapter, or the full state dict); returns seconds taken."""
+        t = time.perf_counter()
+        self.runner.engine.set_weights(state, version)
+        self.version = version
+        return time.perf_counter() - t
+
+    def get_version(self) -> int:
+        return self.version
+
+    def rollout(self, requests: list[dict[str, Any]]) -> tuple[list[Trajectory], dict]:
+        trajs, timing = self.runner.run(
+            [r["task"] for r in requests],
+            [r["seed"] for r in requests],
+            [r["sample_index"] for r in requests],
+            temperature=self.setup.temperature,
+            top_p=self.setup.top_p,
+            version=self.version,
+        )
+        timing["worker"] = self.index
+        return trajs, timing
+
+    def crash(self) -> None:
+        """Kills this worker's process (used by the fault-tolerance test)."""
+        import os
+
+        os._exit(1)
+
+
+@ray.remote(num_cpus=0)
+class RolloutPool:
+    """Shards episode requests over N rollout workers; restarts and re-syncs workers that die."""
+
+    def __init__(self, setup: RolloutSetup) -> None:
+        r = setup.rollout
+        worker_cls = ray.remote(RolloutWorker)
+        self.setup = setup
+        self.workers = [
+            worker_cls.options(
+                num_cpus=r.cpus_per_worker, num_gpus=r.gpus_per_worker, max_restarts=r.max_restarts, max_task_retries=0
+            ).remote(setup, i)
+            for i in range(r.num_workers)
+        ]
+        self.weights_ref: ray.ObjectRef | None = None
+        self.version = 0
+        self.lost_batches = 0  # batches lost to dead workers and retried
+
+    async def ready(self) -> int:
+        await asyncio.gather(*[w.get_version.remote() for w in self.workers])
+        return len(self.workers)
+
+    async def sync_weights(self, wrapped_ref: list[ray.ObjectRef], version: int) -> float:
+        """Sends new weights to every worker. The ref comes wrapped in a list so the pool never fetches it."""
+        t = time.perf_counter()
+        self.weights_ref, self.version = wrapped_ref[0], version
+        await asyncio.gather(*[w.set_weights.remote(self.weights_ref, version) for w in self.workers])
+        return time.perf_counter() - t
+
+    async def stats(self) -> dict[str, Any]:
+        """The workers' weight versions, and how many batches were lost to dead workers and retried."""
+        versions = list(await asyncio.gather(*[w.get_version.remote() for w in self.workers]))
+        return {"worker_versions": versions, "lost_batches": self.lost_batches}
+
+    async def rollout(self, requests: list[dict[str, Any]]) -> tuple[list[Trajectory], dict[str, Any]]:
+        """Plays every request; contiguous shards keep a task's samples together (same prompt, less padding)."""
+        t = time.perf_counter()
+        n = len(self.workers)
+        bounds = [round(i * len(requests) / n) for i in range(n + 1)]
+        shards = [(self.workers[i], requests[bounds[i] : bounds[i + 1]]) for i in range(n)]
+        results = await asyncio.gather(*[self._run_shard(w, reqs) for w, reqs in shards if reqs])
+        trajs = [tr for shard_trajs, _ in results for tr in shard_trajs]
+        timings = [tm for _, tm in results]
+        stats = {
+            "rollout_s": time.perf_counter() - t,
+            "generate_s": max((tm["generate_s"] for tm in timings), default=0.0),
+            "env_s": max((tm["env_s"] for tm in timings), default=0.0),
+            "reward_s": max((tm["reward_s"] for tm in timings), default=0.0),
+            "policy_tokens": sum(tm["policy_tokens"] for tm in timings),
+            "lost_batches": self.lost_batches,
+        }
+        return trajs, stats
+
+    async def _run_shard(self, worker, reqs):
+        attempts = self.setup.rollout.max_restarts + 1
+        for attempt in range(attempts):
+            try:
+                return await worker.rollout.remote(reqs)
+            except RayActorError as e:
+                self.lost_batches += 1
+                log.warning("rollout worker died (%s); retrying its %d episodes (attempt %d)", type(e).__name__, len(reqs), attempt + 1)
+                await self._resync(worker)
+        raise RuntimeError(f"rollout worker failed {attempts} times in a row; giving up")
+
+    async def _resync(self, worker) -> None:
+        # Ray restarts the actor from its constructor, i.e. with the initial weights: send the latest ones.
+        for _ in range(60):
+            try:
+                if self.weights_ref is not None:
+                    await worker.set_weights.remote(self.weights_ref, self.version)
+                else:
+                    await worker.get_version.remote()
+                return
+            except RayActorError:
+                await asyncio.sleep(0.5)  # still restarting
+
+    async def crash_worker(self, index: int) -> None:
+        try:
+            await self.workers[index].crash.remote()
+        except RayActorError:
+            pass

@@ -1,0 +1,185 @@
+"""The one object between the rollout pool and a learner process: `RolloutBridge`.
+
+It owns the glue of a run on one learner process, and nothing else writes to it:
+- `rollout_func`: the learner's batch of task ids -> seeded episode requests -> the pool -> token ids, env_mask,
+  logprobs and reward components in TRL's form;
+- `reward_funcs` and `reward_weights`: one TRL reward function per component, reading the scores the pool
+  computed, weighted from the run config. These weights are the only ones training applies; the trajectory's
+  `total` (rewards.score) is the same weighted sum, for evaluation and the rollout tables;
+- the step's timing (rollout, generation, env, reward, weight sync, train) and the latest trajectories;
+- the callbacks, made for a trainer that already exists: weight sync + step timing in one callback (so the
+  sync is inside the step's time whatever the callback order), and the checkpoint-aligned logger.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import ray
+import torch
+from transformers import TrainerCallback
+
+from envs.types import Task
+from rl.config import RLRunConfig, to_dict
+from rl.rollout.episodes import Trajectory, episode_seed
+from rl.train.metrics import RunLogger, StepTimer
+
+
+class ComponentReward:
+    """A TRL reward function that reads one precomputed component (so TRL logs `rewards/<name>/mean`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__name__ = name  # TRL names reward functions by __name__
+
+    def __call__(self, prompts, completions, **kwargs) -> list[float]:
+        return list(kwargs[f"reward_{self.name}"])
+
+
+class RolloutBridge:
+    """Rollouts -> learner for one learner process of an RL run.
+
+    Args:
+        pool: The RolloutPool actor handle (shared by every learner process).
+        tasks: The training tasks; the learner's dataset holds their ids.
+        cfg: The run config.
+    """
+
+    def __init__(self, pool: Any, tasks: list[Task], cfg: RLRunConfig) -> None:
+        self.pool = pool
+        self.tasks_by_id = {t.id: t for t in tasks}
+        self.cfg = cfg
+        self.components = list(cfg.rewards.components)
+        self.reward_funcs = [ComponentReward(c) for c in self.components]
+        self.reward_weights = [cfg.rewards.components[c] for c in self.components]
+        self.timer = StepTimer()
+        self.latest: list[Trajectory] = []  # the last step's episodes, for the rollout tables
+        self.lost_batches = 0
+
+    # ---- rollouts -> TRL ------------------------------------------------------------------------------
+    def rollout_func(self, prompts: list[str], trainer: Any) -> dict[str, list]:
+        """TRL's `rollout_func`: `prompts` are task ids, each repeated num_generations times."""
+        G = self.cfg.algorithm.num_generations
+        step = trainer.state.global_step
+        # TRL hands each process a contiguous slice of the global batch, whose groups of G are contiguous:
+        # the global position gives the sample index, independent of how many learners share the batch.
+        offset = trainer.accelerator.process_index * len(prompts)
+        requests = []
+        for i, task_id in enumerate(prompts):
+            k = (offset + i) % G
+            seed = episode_seed(step, task_id, k, self.cfg.trainer.seed)
+            requests.append({"task": self.tasks_by_id[task_id], "seed": seed, "sample_index": k})
+        t = time.perf_counter()
+        trajs, stats = ray.get(self.pool.rollout.remote(requests))
+        self.timer.add(rollout_s=time.perf_counter() - t, generate_s=stats["generate_s"], env_s=stats["env_s"],
+                       reward_s=stats["reward_s"])
+        self.lost_batches = stats["lost_batches"]
+        stale = sorted({tr.version for tr in trajs} - {step})
+        if stale:
+            raise RuntimeError(f"off-policy rollouts: worker weight versions {stale} at trainer step {step}")
+        self.latest = trajs
+        out: dict[str, list] = {
+            "prompt_ids": [tr.prompt_ids for tr in trajs],
+            "completion_ids": [tr.completion_ids for tr in trajs],
+            "logprobs": [tr.logprobs for tr in trajs],
+            "env_mask": [tr.env_mask for tr in trajs],
+            "weight_version": [tr.version for tr in trajs],
+        }
+        for c in self.components:
+            out[f"reward_{c}"] = [tr.rewards[c] for tr in trajs]
+        return out
+
+    # ---- callbacks ----------------------------------------------------------------------------------
+    def callbacks(self, trainer: Any) -> list[TrainerCallback]:
+        """The run's callbacks, for a trainer that exists: attach them with `trainer.add_callback`."""
+        lg = self.cfg.logging
+        logger = RunLogger(
+            self.cfg.trainer.output_dir, lg.report_to, lg.project, lg.run_name, to_dict(self.cfg),
+            step_metrics=self.step_metrics, extra_rows=self.rollout_table,
+        )
+        return [_SyncAndTime(self, trainer), logger]
+
+    def step_metrics(self) -> dict[str, float]:
+        """The last finished step's timing and rollout counters (merged into its logged row)."""
+        return {**self.timer.last, "rollout/lost_batches": self.lost_batches}
+
+    def rollout_table(self, step: int) -> dict[str, Any]:
+        """A W&B table of the latest step's episodes (task, transcript, reward components), every N steps."""
+        every = self.cfg.logging.rollout_table_every
+        if not self.latest or every <= 0 or step % every:
+            return {}
+        import wandb
+
+        table = wandb.Table(columns=["task_id", "sample", "version", "transcript", "total", *self.components])
+        for tr in self.latest:
+            transcript = "\n".join(f"[{m['role']}] {m['content']}" for m in tr.episode.messages)
+            table.add_data(tr.task_id, tr.sample_index, tr.version, transcript, tr.rewards["total"],
+                           *[tr.rewards[c] for c in self.components])
+        return {"rollouts": table}
+
+    # ---- weight sync --------------------------------------------------------------------------------
+    def sync_weights(self, trainer: Any, step: int) -> None:
+        """Sends the policy's trainable weights to every rollout worker, tagged with `step`.
+
+        LoRA runs send the adapter only; full fine-tuning sends every weight. Under ZeRO-3 the parameters are
+        partitioned, so every rank joins the gather and rank 0 sends. All ranks wait at a barrier, so no rank
+        starts the next rollout before the workers hold the new version.
+        """
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        with _gathered(trainer, model):
+            if trainer.is_world_process_zero():
+                weights = _trainable_state(model, self.cfg.model.lora is not None)
+                ray.get(self.pool.sync_weights.remote([ray.put(weights)], step))
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.barrier()
+
+
+class _SyncAndTime(TrainerCallback):
+    """Starts the step's timer; at the step's end, syncs the new weights to the workers, then closes the timer
+    (so the sync is inside the step's time)."""
+
+    def __init__(self, bridge: RolloutBridge, trainer: Any) -> None:
+        self.bridge = bridge
+        self.trainer = trainer
+
+    def on_train_begin(self, args, state, control, **kw):
+        self.bridge.sync_weights(self.trainer, state.global_step)  # a resumed run's workers start from its weights
+
+    def on_step_begin(self, args, state, control, **kw):
+        self.bridge.timer.start_step()
+
+    def on_step_end(self, args, state, control, **kw):
+        t = time.perf_counter()
+        self.bridge.sync_weights(self.trainer, state.global_step)
+        self.bridge.timer.add(sync_s=time.perf_counter() - t)
+        self.bridge.timer.finish_step()
+
+
+def _trainable_state(model: torch.nn.Module, lora: bool) -> dict[str, torch.Tensor]:
+    if lora:
+        from peft import get_peft_model_state_dict
+
+        sd = get_peft_model_state_dict(model)
+    else:
+        sd = model.state_dict()
+    return {k: v.detach().to("cpu", copy=True) for k, v in sd.items()}
+
+
+class _gathered:
+    """Gathers ZeRO-3 partitioned parameters for reading (a no-op otherwise)."""
+
+    def __init__(self, trainer: Any, model: torch.nn.Module) -> None:
+        self.ctx = None
+        ds = getattr(trainer.accelerator.state, "deepspeed_plugin", None)
+        if ds is not None and ds.zero_stage == 3:
+            import deepspeed
+
+            params = [p for p in model.parameters() if p.requires_grad] or list(model.parameters())
+            self.ctx = deepspeed.zero.GatheredParameters(params, modifier_rank=None)
+
+    def __enter__(self):
+        return self.ctx.__enter__() if self.ctx else None
+
+    def __exit__(self, *exc):
+        return self.ctx.__exit__(*exc) if self.ctx else False

@@ -1,0 +1,48 @@
+"""`python launch/bench.py NAME` at tiny sizes: the JSON has every figure, and the checks the figures rest on
+hold. A benchmark's speed is never asserted here (ratios are measured by `make bench`, not by tests)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_envs_bench_generates_what_it_was_asked_and_times_both_call_kinds():
+    from launch.benchmarks import envs as bench
+
+    calls = bench.bench_calls(min_seconds=0.05)
+    gen = bench.bench_generation(n=50)
+    assert gen["tasks_generated"] == 50
+    assert {"simple_calls_per_s", "state_changing_calls_per_s"} <= calls.keys()
+
+
+def test_bench_cli_rejects_an_unknown_benchmark():
+    proc = subprocess.run([sys.executable, "launch/bench.py", "nope"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "invalid choice: 'nope'" in proc.stderr
+
+
+def test_formats_bench_prints_json():
+    proc = subprocess.run([sys.executable, "launch/bench.py", "formats"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout)
+    assert out and all(isinstance(v, dict) for v in out.values())
+
+
+@pytest.mark.integration
+def test_rollout_bench_decodes_the_same_tokens_every_way():
+    from launch.benchmarks.rollout import run
+
+    out = run("tiny-random", quick=True)
+    pool = out["pool_throughput"]
+    for name in ("pool_1w", "pool_2w"):
+        assert {"tokens_per_s", "ratio_vs_generate", "overhead_pct", "goal_overhead_pct"} <= pool[name].keys()
+        assert pool[name]["same_tokens"]  # the pool and plain generate decoded the same greedy tokens
+    lock = out["lockstep"]
+    assert {"lockstep_s", "one_by_one_s", "ratio", "goal_ratio", "kv_reuse"} <= lock.keys()
+    assert lock["same_episodes"] and lock["kv_reuse"]["same_episodes"]
+    assert lock["kv_reuse"]["prefill_tokens_reused_on"] > 0
+    assert out["weight_sync"]["workers_at_latest_version"]
