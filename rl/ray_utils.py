@@ -25,6 +25,23 @@ CPU_MALLOC_ENV = {
 }
 
 
+# Ray replaces a node address of 127.0.0.1 by the machine's own address ("remotely reachable"), even for a
+# single-node local Ray, so its processes talked over the machine's network address. In its single-node mode
+# (this setting; Ray's default on macOS and Windows) a node keeps the loopback address. Ray reads it at import
+# time, so the driver's copy is set in place and the processes the local Ray starts get it from the environment.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+
+
+def start_local_ray(**init_kwargs) -> None:
+    """`ray.init` of a new local, single-node Ray bound to 127.0.0.1 (see LOOPBACK_ENV); never a cluster that a
+    `ray start` left running on this machine."""
+    from ray._private import ray_constants
+
+    os.environ.update(LOOPBACK_ENV)
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    ray.init(address="local", _node_ip_address="127.0.0.1", **init_kwargs)
+
+
 def init_ray(cpus_needed: float = 0.0, use_gpu: bool = False) -> None:
     """Joins the cluster when there is one (RAY_ADDRESS, or inside `ray job submit`); else starts a local
     Ray bound to 127.0.0.1 with enough logical CPUs for the workers and learners.
@@ -40,17 +57,17 @@ def init_ray(cpus_needed: float = 0.0, use_gpu: bool = False) -> None:
     if os.environ.get("RAY_ADDRESS"):
         ray.init(address=os.environ["RAY_ADDRESS"])
         return
-    ray.init(
+    start_local_ray(
         num_cpus=int(max(os.cpu_count() or 1, cpus_needed + 1)),
         # Ray Train's placement-group cleaner polls the state API, which the dashboard serves; without it the
         # console fills with "Failed to query Ray Train Controller actor state" every few seconds.
         include_dashboard=True,
         dashboard_host="127.0.0.1",
-        _node_ip_address="127.0.0.1",
         runtime_env={
             "env_vars": {
                 "PYTHONPATH": str(REPO_ROOT),
                 "TOKENIZERS_PARALLELISM": "false",
+                **LOOPBACK_ENV,
                 **(CPU_MALLOC_ENV if not use_gpu else {}),
             }
         },

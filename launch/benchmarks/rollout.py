@@ -303,6 +303,8 @@ def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]
     """All three benchmarks; `quick` shrinks the sizes (for tests on tiny-random)."""
     import ray
 
+    from rl.ray_utils import start_local_ray
+
     t0 = time.perf_counter()
     load_start = os.getloadavg()[0]
     if quick:
@@ -311,7 +313,7 @@ def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]
         lock = bench_lockstep(model_name)
     started_ray = not ray.is_initialized()
     if started_ray:
-        ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False)
+        start_local_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         if quick:
             pool = bench_pool(model_name, batch=2, max_new_tokens=4, repeats=1, sync_repeats=2)

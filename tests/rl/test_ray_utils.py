@@ -48,7 +48,7 @@ print(json.dumps(faults()))
 """
 
 
-def _run(code: str, env: dict[str, str] | None = None) -> list[int]:
+def _run_json(code: str, env: dict[str, str] | None = None):
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")} | (env or {})
     full_env["PYTHONPATH"] = str(REPO_ROOT)
     full_env.pop("RAY_ADDRESS", None)
@@ -59,16 +59,31 @@ def _run(code: str, env: dict[str, str] | None = None) -> list[int]:
 
 def test_default_glibc_faults_every_big_allocation_in():
     # The control: without the settings each allocation is a fresh mmap, so the test below can fail.
-    counts = _run(PLAIN)
+    counts = _run_json(PLAIN)
     assert min(counts) > 4_000, counts
 
 
 def test_tuned_glibc_reuses_freed_memory():
-    counts = _run(PLAIN, CPU_MALLOC_ENV)
+    counts = _run_json(PLAIN, CPU_MALLOC_ENV)
     assert counts[0] > 4_000, counts  # the first allocation is cold
     assert max(counts[1:]) < 100, counts
 
 
 def test_init_ray_workers_get_the_allocator_settings():
-    counts = _run(IN_RAY)
+    counts = _run_json(IN_RAY)
     assert max(counts[1:]) < 100, counts
+
+
+def test_a_local_ray_and_its_workers_stay_on_the_loopback_address():
+    code = """
+import json, ray
+from rl.ray_utils import init_ray
+init_ray(2)
+@ray.remote
+def where():
+    return ray.util.get_node_ip_address()
+print(json.dumps([ray.nodes()[0]["NodeManagerAddress"], ray.get_runtime_context().gcs_address, ray.get(where.remote())]))
+ray.shutdown()
+"""
+    node, gcs, worker = _run_json(code)
+    assert node == worker == "127.0.0.1" and gcs.startswith("127.0.0.1:")

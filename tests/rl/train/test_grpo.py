@@ -8,10 +8,12 @@ random model scores the same on every sample, which gives GRPO no advantage and 
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -111,29 +113,36 @@ def _free_port() -> int:
 
 
 def test_ray_job_submit_against_a_local_head(sft_model, tmp_path):
+    from rl.ray_utils import LOOPBACK_ENV
+
     venv_bin = str(Path(PY).parent)
-    env = {**ENV, "PATH": f"{venv_bin}:{ENV['PATH']}", "RAY_AUTH_MODE": "disabled"}
+    # The head's files go to a temp dir of its own and its processes into a session of their own: the test
+    # stops exactly this head (`ray stop` would stop every Ray on the machine, a demo's included).
+    ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths have a length limit
+    env = {**ENV, **LOOPBACK_ENV, "PATH": f"{venv_bin}:{ENV['PATH']}", "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": str(ray_tmp)}
     gcs, dash = _free_port(), _free_port()
     ray = str(Path(venv_bin) / "ray")
-    start = subprocess.run(
-        [ray, "start", "--head", "--node-ip-address", "127.0.0.1", "--port", str(gcs), "--dashboard-host", "127.0.0.1",
-         "--dashboard-port", str(dash), "--num-cpus", "4", "--disable-usage-stats"],
-        env=env, capture_output=True, text=True, timeout=180,
+    head = subprocess.Popen(
+        [ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(gcs), "--dashboard-host",
+         "127.0.0.1", "--dashboard-port", str(dash), "--num-cpus", "4", "--disable-usage-stats"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
-    assert start.returncode == 0, start.stderr[-3000:]
     try:
         out = tmp_path / "job"
         deadline = time.time() + 300
         while True:
+            assert head.poll() is None, "the Ray head exited"
             sub = subprocess.run(
                 [ray, "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", str(ROOT), "--",
                  "python", "launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
                  f"trainer.output_dir={out}", "trainer.max_steps=1"],
                 env=env, capture_output=True, text=True, timeout=900,
             )
-            # `ray start` returns before the head's job agent registers; on a loaded machine the first submit
-            # can be refused (HTTP 500, nothing submitted), so wait and submit again.
-            if "No available agent to submit job" not in sub.stderr or time.time() > deadline:
+            # The head's job agent registers a while after it starts; until then a submit is refused (connection
+            # refused, or HTTP 500 "No available agent"; nothing is submitted), so wait and submit again.
+            refused = "No available agent to submit job" in sub.stderr or "Failed to connect to Ray" in sub.stderr \
+                or "Connection refused" in sub.stderr
+            if not refused or time.time() > deadline:
                 break
             time.sleep(5)
         assert sub.returncode == 0, sub.stdout[-4000:] + sub.stderr[-2000:]
@@ -143,7 +152,9 @@ def test_ray_job_submit_against_a_local_head(sft_model, tmp_path):
         assert JobSubmissionClient(f"http://127.0.0.1:{dash}").get_job_status(job_id) == JobStatus.SUCCEEDED
         assert [r["step"] for r in _metrics(out)] == [1]
     finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        os.killpg(head.pid, signal.SIGTERM)
+        head.wait(120)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
 def test_kill_mid_run_then_resume_loses_and_repeats_no_step(sft_model, tmp_path):
@@ -183,7 +194,9 @@ def test_a_dying_rollout_worker_is_restarted_resynced_and_its_batch_retried():
 
     cfg = load_config(None, ["model.name_or_path=tiny-random", "rollout.num_workers=2", "rollout.max_new_tokens=8",
                              "format.tool_style=compact", "rollout.max_turns=1"])
-    ray.init(num_cpus=4, include_dashboard=False, _node_ip_address="127.0.0.1", ignore_reinit_error=True)
+    from rl.ray_utils import start_local_ray
+
+    start_local_ray(num_cpus=4, include_dashboard=False, ignore_reinit_error=True)
     try:
         pool = RolloutPool.remote(RolloutSetup.of(cfg, lora=cfg.model.lora))
         ray.get(pool.ready.remote())
