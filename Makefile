@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 
-.PHONY: setup test test-fast demo bench lint clean
+.PHONY: setup test test-fast demo ablate bench lint clean
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,9 @@ test-fast: setup
 
 demo: setup
 	$(PY) launch/demo.py $(DEMO_ARGS)
+
+ablate: setup
+	$(PY) launch/ablate.py $(ABLATE_ARGS)
 
 bench: setup
 	$(PY) launch/bench.py all

@@ -1,7 +1,8 @@
-"""Task data: generate JSONL task files, and validate them.
+"""Task data: generate JSONL task files, validate them, and make instruction-following rows.
 
     python launch/data.py generate --n 2000 --split train --seed 0 --out data/train.jsonl
     python launch/data.py validate data/train.jsonl      # exits 1 and lists line numbers on rejects
+    python launch/data.py self-chat --model smollm2-135m --n 200 --out data/chat.jsonl   # sft.chat_mix_path
 """
 
 from __future__ import annotations
@@ -67,6 +68,22 @@ def validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def self_chat(args: argparse.Namespace) -> int:
+    """Chat rows from the model's own replies to train-split user requests (rl.train.sft_data.self_chat_rows)."""
+    import json
+
+    from envs.tasks import generate as generate_tasks
+    from rl.train.sft_data import self_chat_rows
+
+    tasks = generate_tasks(args.n, "train", seed=args.seed)
+    rows = self_chat_rows(args.model, [t.turns[0][0]["content"] for t in tasks], max_new_tokens=args.max_new_tokens)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    print(f"wrote {len(rows)} chat rows ({args.model}'s own replies to {args.n} train requests) to {out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
@@ -82,6 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("file")
     v.add_argument("--max-report", type=int, default=100, help="print at most this many reasons")
     v.set_defaults(fn=validate)
+    c = sub.add_parser("self-chat", help="chat rows: the model's own replies to train-split requests, no tools")
+    c.add_argument("--model", default="smollm2-135m", help="alias, checkpoint or hub id")
+    c.add_argument("--n", type=int, default=200, help="number of requests")
+    c.add_argument("--seed", type=int, default=1000, help="generator seed of the requests")
+    c.add_argument("--max-new-tokens", type=int, default=96)
+    c.add_argument("--out", required=True, help="output .jsonl path")
+    c.set_defaults(fn=self_chat)
     args = ap.parse_args(argv)
     return args.fn(args)
 

@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
-import json
 import os
 import shutil
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from launch.common import Stages, evaluate_into, fingerprint, run_child  # noqa: E402
 from rl.config import EvalRunConfig, load_config, to_dict  # noqa: E402
 from rl.models import cache_dir  # noqa: E402
 
@@ -48,43 +45,6 @@ class DemoPlan:
     eval_batch_size: int = 50
 
 
-class Stages:
-    """Remembers finished stages and their fingerprints (in `<out>/stages.json`)."""
-
-    def __init__(self, out: Path) -> None:
-        self.path = out / "stages.json"
-        self.done: dict[str, Any] = json.loads(self.path.read_text()) if self.path.is_file() else {}
-        self.t0 = time.perf_counter()
-        self.reused: list[str] = []  # stages this invocation took from an earlier run
-
-    def run(self, name: str, fingerprint: str, fn: Callable[[], dict[str, Any]], workdir: Path | None = None) -> dict[str, Any]:
-        """Runs `fn` unless the stage finished with this fingerprint; a rerun starts from an empty `workdir`
-        (a changed recipe must not resume, or log into, the outputs of the old one)."""
-        prev = self.done.get(name)
-        if prev and prev.get("fingerprint") == fingerprint:
-            print(f"[demo] {name}: reusing the finished stage (fresh=True to redo)", flush=True)
-            self.reused.append(name)
-            return prev["result"]
-        if workdir is not None and workdir.exists():
-            shutil.rmtree(workdir)
-        print(f"\n[demo] ===== {name} (t+{self.elapsed()}) =====", flush=True)
-        t = time.perf_counter()
-        result = fn()
-        self.done[name] = {"fingerprint": fingerprint, "result": result, "seconds": round(time.perf_counter() - t, 1)}
-        self.path.write_text(json.dumps(self.done, indent=2))
-        print(f"[demo] {name} done in {time.perf_counter() - t:.0f} s", flush=True)
-        return result
-
-    def elapsed(self) -> str:
-        from rl.eval.report import mmss
-
-        return mmss(time.perf_counter() - self.t0)
-
-
-def fingerprint(*parts: Any) -> str:
-    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
-
-
 def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
     """Runs every stage and writes `<out>/report.md`; returns its path."""
     out = plan.out
@@ -102,22 +62,26 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
 
     # 1. SFT --------------------------------------------------------------------------------------
     fp_sft = fingerprint(to_dict(sft_cfg))
-    sft = stages.run("sft", fp_sft, lambda: _sft(plan.sft_config, sft_over), workdir=out / "sft")
+    sft = stages.run("sft", fp_sft, lambda: run_child("sft.py", plan.sft_config, sft_over), workdir=out / "sft")
 
     # 2. GRPO on Ray rollout workers ---------------------------------------------------------------
     fp_grpo = fingerprint(fp_sft, to_dict(grpo_cfg))
-    grpo = stages.run("grpo", fp_grpo, lambda: _grpo(plan.grpo_config, grpo_over), workdir=out / "grpo")
+    grpo = stages.run("grpo", fp_grpo, lambda: run_child("grpo.py", plan.grpo_config, grpo_over), workdir=out / "grpo")
 
     # 3. Evaluation: base (cached across runs), SFT, GRPO ------------------------------------------
     toolgym_tasks, bfcl_tasks = _eval_tasks(plan, eval_cfg)
     fp_tasks = fingerprint(to_dict(eval_cfg), plan.toolgym_tasks, plan.bfcl_per_category, plan.bfcl_categories)
     models = {"base": eval_cfg.model.name_or_path, "sft": str(sft_final), "grpo": grpo["final"]}
     results: dict[str, dict[str, dict]] = {}
+    benches = {"toolgym": toolgym_tasks, "bfcl": bfcl_tasks}
     for label, spec in models.items():
         fp = fingerprint(fp_tasks, label, fp_sft if label != "base" else "", fp_grpo if label == "grpo" else "")
+        cache = cache_dir() / "demo_eval" / fp if label == "base" else None  # the base model never changes
         results[label] = stages.run(
             f"eval_{label}", fp,
-            lambda spec=spec, label=label, fp=fp: _eval_model(plan, eval_cfg, spec, label, fp, toolgym_tasks, bfcl_tasks),
+            lambda spec=spec, label=label, cache=cache: evaluate_into(
+                eval_cfg, spec, benches, out / "eval", label, workers=plan.eval_workers,
+                batch_size=plan.eval_batch_size, cache=cache),
         )
 
     # 4. Export the GRPO policy --------------------------------------------------------------------
@@ -140,32 +104,6 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _sft(config: Path, overrides: list[str]) -> dict[str, Any]:
-    return _child("sft.py", config, overrides)
-
-
-def _grpo(config: Path, overrides: list[str]) -> dict[str, Any]:
-    return _child("grpo.py", config, overrides)
-
-
-def _child(script: str, config: Path, overrides: list[str]) -> dict[str, Any]:
-    """Runs a training stage as `launch/<script>` in a child process and returns its summary.
-
-    A child process, not a call: a trainer's peak memory (activations, logits, optimizer state) stays with
-    the process on CPU (the allocator keeps freed pages), and the next stage's Ray workers then ran out of
-    memory on this 24 GiB machine.
-    """
-    import subprocess
-    import sys
-
-    cmd = [sys.executable, str(ROOT / "launch" / script), "--config", str(config), *overrides]
-    proc = subprocess.run(cmd, cwd=ROOT)
-    if proc.returncode != 0:
-        raise RuntimeError(f"demo stage failed (exit {proc.returncode}): {' '.join(cmd)}")
-    out_dir = next(o.split("=", 1)[1] for o in overrides if o.startswith("trainer.output_dir="))
-    return json.loads((Path(out_dir) / "summary.json").read_text())
-
-
 def _eval_tasks(plan: DemoPlan, cfg: EvalRunConfig):
     from rl.data import load_tasks
 
@@ -173,33 +111,6 @@ def _eval_tasks(plan: DemoPlan, cfg: EvalRunConfig):
     bfcl_data = dataclasses.replace(cfg.data, source="bfcl", bfcl_categories=list(plan.bfcl_categories))
     bfcl_tasks = load_tasks(bfcl_data, "test", n=plan.bfcl_per_category * len(plan.bfcl_categories))
     return toolgym, bfcl_tasks
-
-
-def _eval_model(plan: DemoPlan, cfg: EvalRunConfig, spec: str, label: str, fp: str, toolgym_tasks, bfcl_tasks) -> dict[str, str]:
-    from rl.eval import evaluate as ev
-    from rl.ray_utils import init_ray
-
-    cache = cache_dir() / "demo_eval" / fp if label == "base" else None
-    outdir = plan.out / "eval"
-    paths = {}
-    for bench, tasks in (("toolgym", toolgym_tasks), ("bfcl", bfcl_tasks)):
-        target = outdir / f"{label}_{bench}.json"
-        cached = cache / f"{bench}.json" if cache else None
-        if cached is not None and cached.is_file():
-            print(f"[demo] eval {label}/{bench}: cached result {cached}", flush=True)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(cached, target)
-        else:
-            mcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=spec))
-            if plan.eval_workers:
-                init_ray(plan.eval_workers * cfg.rollout.cpus_per_worker)
-            res = ev.evaluate(mcfg, bench, tasks, workers=plan.eval_workers, batch_size=plan.eval_batch_size, progress=f"eval {label}/{bench}")
-            ev.write_outputs(res, target)
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(target, cached)
-        paths[bench] = str(target)
-    return paths
 
 
 def _export(checkpoint: str, out: Path, results: list[str]) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """Relevance reward: call when a tool fits, hold back when none does, ask when information is missing.
 
+A call attempt that did not parse (rewards.format.call_attempt: malformed call syntax, or a call to one of the
+task's tools written in prose or in another format) counts as a call: it is not an abstention.
+
 Per user turn, from the data (see rewards/expect.py), never from the category name:
     the ground truth has calls      at least one call was made (which calls is the `ast` component's job)
     any call is right               at least one call was made (BFCL live_relevance)
@@ -17,8 +20,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from envs.schema import tool_name
 from envs.types import Episode, Task
 from rewards.expect import missing_params, turn_expectation
+from rewards.format import call_attempt
 from rewards.types import RewardResult
 
 ERROR_TYPES = {
@@ -44,8 +49,11 @@ def check(task: Task, episode: Episode) -> RewardResult:
     """Scores, per user turn, whether the policy called tools exactly when it should have."""
     scores: list[float] = []
     errors: list[dict[str, Any]] = []
+    names = [tool_name(t) for t in task.tools]
     for turn in range(len(task.turns)):
-        made_call = bool(episode.calls(turn))
+        made_call = bool(episode.calls(turn)) or any(
+            call_attempt(s, names) is not None for s in episode.steps if s.turn == turn
+        )
         expect = turn_expectation(task, turn)
         if expect == "none":
             missing = missing_params(task, turn)

@@ -32,7 +32,7 @@ class ChatRenderer:
         self.tokenizer = tokenizer
         self.fmt = fmt
         self.placement = placement
-        eot = _end_of_turn_ids(tokenizer)
+        eot = end_of_turn_ids(tokenizer)
         self.end_of_turn_id = eot[0] if eot else tokenizer.eos_token_id  # what ends an assistant message
         self.stop_token_ids = sorted({tokenizer.eos_token_id, *eot})
         self._stop_texts = [tokenizer.decode([i]) for i in self.stop_token_ids]
@@ -101,7 +101,7 @@ class ChatRenderer:
         return ""
 
 
-def _end_of_turn_ids(tokenizer: Any) -> list[int]:
+def end_of_turn_ids(tokenizer: Any) -> list[int]:
     """Ids of the template's end-of-turn markers (<|im_end|>, <|eot_id|>, <|end|>) that the vocab has."""
     vocab = tokenizer.get_vocab()
     return [vocab[t] for t in ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>") if t in vocab]

@@ -350,3 +350,37 @@ def hf_rows_to_tasks(rows: list[dict[str, Any]], source: str) -> list[Task]:
         )
     return tasks
 
+
+
+def self_chat_rows(spec: str, prompts: list[str], *, max_new_tokens: int = 96, batch_size: int = 16) -> list[dict[str, Any]]:
+    """Instruction-following rows made of the model's own greedy replies to `prompts`, with no tools offered.
+
+    The offline stand-in for general instruction data (the installed packages ship none): mixed into SFT it
+    pulls the model's plain-text replies toward what it already says, and adds no knowledge or behaviour
+    from elsewhere, so it can only regularise.
+
+    Returns:
+        Rows `{"messages": [user, assistant]}`, one per prompt (replies cut at the end-of-turn token).
+    """
+    from tqdm.auto import tqdm
+
+    from rl.checkpoint import load_policy
+    from rl.rollout.chat import end_of_turn_ids
+    from rl.rollout.engine import HFEngine
+
+    model, tok = load_policy(spec)
+    engine = HFEngine(model, tok.pad_token_id, [tok.eos_token_id, *end_of_turn_ids(tok)])
+    rows = []
+    for k in tqdm(range(0, len(prompts), batch_size), desc="self-chat", unit="batch"):
+        batch = prompts[k : k + batch_size]
+        contexts = [
+            tok(tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True),
+                add_special_tokens=False)["input_ids"]
+            for p in batch
+        ]
+        outs = engine.generate(contexts, max_new_tokens=[max_new_tokens] * len(batch), generators=[None] * len(batch))
+        for p, out in zip(batch, outs, strict=True):
+            reply = tok.decode(out.ids[:-1] if out.stopped else out.ids, skip_special_tokens=True).strip()
+            if reply:
+                rows.append({"messages": [{"role": "user", "content": p}, {"role": "assistant", "content": reply}]})
+    return rows

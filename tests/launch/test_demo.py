@@ -1,6 +1,6 @@
 """Demo stages: a finished stage is reused by fingerprint; a changed one reruns from an empty directory."""
 
-from launch.demo import Stages
+from launch.common import Stages
 
 
 def test_stage_reused_by_fingerprint_and_rerun_from_an_empty_workdir(tmp_path):

@@ -44,6 +44,22 @@ def test_format_parse_error_and_empty_episode():
     assert not r.valid and r.error_type == "no_output"
 
 
+def test_format_a_parse_error_is_not_averaged_away_by_later_clean_steps():
+    r = format.check(task(GT), episode(step("[get_weather(city='Paris'"), step("Sorry, I cannot.")))
+    assert r.error_type == "parse_error" and r.score == 0.0
+
+
+@pytest.mark.parametrize("fmt", ["pythonic", "json"])
+def test_format_unparsed_call_in_prose_or_another_format(fmt):
+    other = "json" if fmt == "pythonic" else "pythonic"
+    for text in ("Let me run get_weather(city='Paris').", render([PARIS], other)):
+        s = step(text, fmt=fmt)
+        assert not s.calls and s.parse_error is None  # the format saw no call ...
+        r = format.check(task(GT), episode(s), fmt)
+        assert r.error_type == "unparsed_call" and r.score == 0.0  # ... but the text tried one
+    assert format.check(task(GT), episode(step("get_weather is the wrong tool here.", fmt=fmt)), fmt).valid
+
+
 def test_format_native_checks_parse_errors_only():
     s = Step(turn=0, text="anything", calls=[PARIS])
     assert format.check(task(GT), episode(s), "native").valid
@@ -52,6 +68,14 @@ def test_format_native_checks_parse_errors_only():
 
 
 # --- relevance -------------------------------------------------------------------------------------
+
+
+def test_relevance_counts_an_unparsed_call_attempt_as_a_call():
+    t = task([[]], category="irrelevance")
+    for text in ("[get_weather(city='Par", "I'll call get_weather(city='Paris')."):
+        r = relevance.check(t, episode(step(text)))
+        assert not r.valid and r.error_type == "unexpected_call" and r.score == 0.0
+    assert relevance.check(task(GT), episode(step("[get_weather(city='Par"))).valid  # it did decide to call
 
 
 def test_relevance_per_turn():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
 from reward_builders import TOOLS, episode, render, step, task
 
 from envs.types import ToolCall
@@ -68,3 +71,60 @@ def test_guessing_instead_of_asking_on_a_missing_param_task():
     t = task([[]], category="missing_param", metadata={"missing_param": "city"})
     assert total(t, step("Which city would you like the weather for?")) == FULL
     assert total(t, step(render([PARIS]))) < FULL
+
+
+# ---------------------------------------------------------------------------------------------------
+# Abstaining (irrelevance, missing values) under the demo's weights: an attempted call that does not parse
+# is not an abstention. It once scored 1.8 of 2.1 on a missing-date task (the demo's GRPO rollouts), and
+# every irrelevance or missing-value pass of the demo's trained models was such a malformed call list.
+# ---------------------------------------------------------------------------------------------------
+
+
+def _demo_spec() -> RewardSpec:
+    from rl.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml", stage="rl")
+    return RewardSpec(weights=dict(cfg.rewards.components), format_name=cfg.format.name,
+                      length_limit_tokens=cfg.rewards.length_limit_tokens)
+
+
+ABSTAIN_TASKS = {
+    "irrelevance": (task([[]], category="irrelevance"), "Sorry, none of the available tools can do that."),
+    "missing_param": (task([[]], category="missing_param", metadata={"missing_param": "city"}),
+                      "Could you tell me the city?"),
+}
+ATTEMPTS = {
+    "truncated call": [step("[get_weather(city='Par")],
+    "runaway nesting": [step("[get_weather(city=[[[[[[[[[[[[[[[[")],
+    "call inside a call": [step("[get_weather(city='[get_time(city='[get_weather(")],
+    "call in prose": [step("Sure, I will run get_weather(city='Paris') for you.")],
+    "call in the wrong format": [step('<tool_call>{"name": "get_weather", "arguments": {"city": "Paris"}}</tool_call>')],
+    "malformed, then an answer": [step("[get_weather(city='Par"), step("Sorry, none of the available tools can do that.")],
+}
+
+
+@pytest.mark.parametrize("kind", sorted(ABSTAIN_TASKS))
+@pytest.mark.parametrize("attempt", sorted(ATTEMPTS))
+def test_a_call_attempt_that_does_not_parse_earns_at_most_half_of_abstaining(kind, attempt):
+    spec = _demo_spec()
+    t, right = ABSTAIN_TASKS[kind]
+    abstain = score(t, episode(step(right)), spec)
+    assert abstain.total == sum(spec.weights.values())  # every component is satisfied
+    tried = score(t, episode(*ATTEMPTS[attempt]), spec)
+    assert tried.total <= 0.5 * abstain.total, tried.scores
+    assert tried.components["relevance"].error_type == "unexpected_call"
+    assert tried.components["format"].error_type in ("parse_error", "unparsed_call")
+    # Evaluation stays BFCL-exact: BFCL's irrelevance checker passes output that decodes to no call.
+    assert tried.components["ast"].valid
+
+
+def test_a_right_abstention_earns_as_much_as_a_perfect_call():
+    spec = _demo_spec()
+    t, right = ABSTAIN_TASKS["irrelevance"]
+    assert score(t, episode(step(right)), spec).total == score(task(GT), episode(step(render([PARIS]))), spec).total
+
+
+def test_a_tool_named_in_an_answer_is_not_a_call_attempt():
+    t, _ = ABSTAIN_TASKS["irrelevance"]
+    r = score(t, episode(step("get_weather only knows the weather, not flights.")), _demo_spec())
+    assert r.components["format"].valid and r.components["relevance"].valid
