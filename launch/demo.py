@@ -1,6 +1,7 @@
 """The main job on the embedded default: `make demo` (SmolLM2-135M-Instruct, local Ray, CPU).
 
-    stages:  sft -> grpo -> eval (base, sft, grpo on toolgym held-out + a BFCL subset) -> export -> report
+    stages:  sft -> grpo (or ppo: --algorithm ppo) -> eval (base, sft and the RL policy on toolgym held-out
+             + a BFCL subset) -> export -> report
 
 Each stage records what it produced in `<out>/stages.json` with a fingerprint of its inputs; a rerun skips
 stages whose fingerprint still matches (`--fresh` redoes everything). The base model's evaluation is cached
@@ -31,8 +32,10 @@ class DemoPlan:
     """What the demo runs; the defaults are the committed configs."""
 
     out: Path = Path("runs/demo")
+    algorithm: str = "grpo"  # the RL stage: "grpo" or "ppo"
     sft_config: Path = ROOT / "configs" / "sft_smollm2.yaml"
-    grpo_config: Path = ROOT / "configs" / "demo.yaml"
+    rl_configs: dict[str, Path] = dataclasses.field(
+        default_factory=lambda: {"grpo": ROOT / "configs" / "demo.yaml", "ppo": ROOT / "configs" / "demo_ppo.yaml"})
     eval_config: Path = ROOT / "configs" / "demo_eval.yaml"
     # Held-out tasks for the paired bootstrap. 400, not 200: GRPO moved held-out reward by about +0.04, and
     # at 200 tasks the CI95 half-width was 0.05 (README, Results). An evaluation took 295 s, not 175 s.
@@ -55,27 +58,31 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
 
     sft_final = out / "sft" / "final"
     sft_over = [f"trainer.output_dir={(out / 'sft').resolve()}", "logging.run_name=demo-sft"]
-    grpo_over = [f"trainer.output_dir={(out / 'grpo').resolve()}", f"model.name_or_path={sft_final.resolve()}"]
+    alg = plan.algorithm
+    rl_config = plan.rl_configs[alg]
+    rl_over = [f"trainer.output_dir={(out / alg).resolve()}", f"model.name_or_path={sft_final.resolve()}"]
     sft_cfg = load_config(plan.sft_config, sft_over, stage="sft")  # loaded here too: a bad config fails before any work
-    grpo_cfg = load_config(plan.grpo_config, grpo_over, stage="rl")
+    rl_cfg = load_config(rl_config, rl_over, stage="rl")
+    if rl_cfg.algorithm.name != alg:
+        raise ValueError(f"{rl_config}: algorithm.name is {rl_cfg.algorithm.name!r}, not {alg!r}")
     eval_cfg = load_config(plan.eval_config, stage="eval")
 
     # 1. SFT --------------------------------------------------------------------------------------
     fp_sft = fingerprint(to_dict(sft_cfg))
     sft = stages.run("sft", fp_sft, lambda: run_child("sft.py", plan.sft_config, sft_over), workdir=out / "sft")
 
-    # 2. GRPO on Ray rollout workers ---------------------------------------------------------------
-    fp_grpo = fingerprint(fp_sft, to_dict(grpo_cfg))
-    grpo = stages.run("grpo", fp_grpo, lambda: run_child("grpo.py", plan.grpo_config, grpo_over), workdir=out / "grpo")
+    # 2. RL (GRPO or PPO) on Ray rollout workers --------------------------------------------------
+    fp_rl = fingerprint(fp_sft, to_dict(rl_cfg))
+    rl = stages.run(alg, fp_rl, lambda: run_child("train.py", rl_config, rl_over), workdir=out / alg)
 
-    # 3. Evaluation: base (cached across runs), SFT, GRPO ------------------------------------------
+    # 3. Evaluation: base (cached across runs), SFT, the RL policy ---------------------------------
     toolgym_tasks, bfcl_tasks = _eval_tasks(plan, eval_cfg)
     fp_tasks = fingerprint(to_dict(eval_cfg), plan.toolgym_tasks, plan.bfcl_per_category, plan.bfcl_categories)
-    models = {"base": eval_cfg.model.name_or_path, "sft": str(sft_final), "grpo": grpo["final"]}
+    models = {"base": eval_cfg.model.name_or_path, "sft": str(sft_final), alg: rl["final"]}
     results: dict[str, dict[str, dict]] = {}
     benches = {"toolgym": toolgym_tasks, "bfcl": bfcl_tasks}
     for label, spec in models.items():
-        fp = fingerprint(fp_tasks, label, fp_sft if label != "base" else "", fp_grpo if label == "grpo" else "")
+        fp = fingerprint(fp_tasks, label, fp_sft if label != "base" else "", fp_rl if label == alg else "")
         cache = cache_dir() / "demo_eval" / fp if label == "base" else None  # the base model never changes
         results[label] = stages.run(
             f"eval_{label}", fp,
@@ -86,15 +93,15 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
 
     # 4. Export the GRPO policy --------------------------------------------------------------------
     export = stages.run(
-        "export", fingerprint(fp_grpo),
-        lambda: _export(grpo["final"], out / "export", [results["grpo"]["toolgym"], results["grpo"]["bfcl"]]),
+        "export", fingerprint(fp_rl),
+        lambda: _export(rl["final"], out / "export", [results[alg]["toolgym"], results[alg]["bfcl"]]),
     )
 
     # 5. Report ------------------------------------------------------------------------------------
     from rl.eval.report import write_report
 
-    report = write_report(out, results, sft=sft, grpo=grpo, export=export, elapsed=stages.elapsed(), stages=stages.done,
-                          reused=stages.reused)
+    report = write_report(out, results, sft=sft, rl=rl, rl_label=alg, export=export, elapsed=stages.elapsed(),
+                          stages=stages.done, reused=stages.reused)
     print(f"\n[demo] report: {report} (t+{stages.elapsed()})", flush=True)
     return report
 
@@ -123,9 +130,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fresh", action="store_true", help="redo every stage")
     ap.add_argument("--out", default="runs/demo")
+    ap.add_argument("--algorithm", choices=["grpo", "ppo"], default="grpo", help="the RL stage")
     args = ap.parse_args(argv)
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
-    report = run_demo(DemoPlan(out=Path(args.out)), fresh=args.fresh)
+    report = run_demo(DemoPlan(out=Path(args.out), algorithm=args.algorithm), fresh=args.fresh)
     print(report.read_text())
     return 0
 

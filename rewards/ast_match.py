@@ -575,7 +575,7 @@ def check_episode(task: Task, episode: Episode) -> RewardResult:
 
     Turn k compares `episode.calls(k)` (all steps of the turn, so multi-step calls count together)
     with `task.ground_truth[k]`, with `task.tools`. Valid iff every turn is valid; score: the mean over
-    turns. A turn where any call is right (BFCL live_relevance, see rewards/expect.py) passes with
+    turns, each turn's score in `details["turn_scores"]`. A turn where any call is right (BFCL live_relevance, see rewards/expect.py) passes with
     at least one call.
     """
     results = []
@@ -585,11 +585,13 @@ def check_episode(task: Task, episode: Episode) -> RewardResult:
             results.append(RewardResult(1.0, True) if calls else RewardResult(0.0, False, "no_call"))
         else:
             results.append(check(task.tools, calls, gt))
+    turn_scores = [r.score for r in results]
     if len(results) == 1:
-        return results[0]
+        r = results[0]
+        return RewardResult(r.score, r.valid, r.error_type, {**r.details, "turn_scores": turn_scores})
     failed = [(k, r) for k, r in enumerate(results) if not r.valid]
     if not failed:
-        return RewardResult(1.0, True)
-    score = sum(r.score for r in results) / len(results)
+        return RewardResult(1.0, True, None, {"turn_scores": turn_scores})
+    score = sum(turn_scores) / len(results)
     turns = [{"turn": k, "error_type": r.error_type, "score": r.score, **r.details} for k, r in failed]
-    return RewardResult(score, False, failed[0][1].error_type, {"turns": turns})
+    return RewardResult(score, False, failed[0][1].error_type, {"turns": turns, "turn_scores": turn_scores})

@@ -310,7 +310,7 @@ def check(task: Task, episode: Episode, max_output_chars: int = 1000) -> RewardR
             )
 
     if not problems:
-        return RewardResult(1.0, True)
+        return RewardResult(1.0, True, None, {"turn_scores": scores})
     score = min(sum(scores) / n, 0.999)
     return RewardResult(
         score, False, problems[0]["error_type"], {"problems": problems, "turn_scores": scores}

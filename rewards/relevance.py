@@ -10,7 +10,7 @@ Per user turn, from the data (see rewards/expect.py), never from the category na
                                     ask for the missing information: its final answer contains a "?"
                                     or names a missing parameter ("start_date" also as "start date").
                                     A call-free reply that does not ask earns half credit.
-Score: the mean over turns; valid iff every turn earns full credit.
+Score: the mean over turns (each in `details["turn_scores"]`); valid iff every turn earns full credit.
 
 Error types: `unexpected_call` (a call where none is right), `no_call` (no call where one was
 needed), `no_question` (no call, but no clarifying question on a missing-parameter turn).
@@ -70,5 +70,5 @@ def check(task: Task, episode: Episode) -> RewardResult:
             errors.append({"turn": turn, "error_type": err})
     mean = sum(scores) / len(scores)
     if not errors:
-        return RewardResult(1.0, True)
-    return RewardResult(mean, False, errors[0]["error_type"], {"turns": errors})
+        return RewardResult(1.0, True, None, {"turn_scores": scores})
+    return RewardResult(mean, False, errors[0]["error_type"], {"turns": errors, "turn_scores": scores})

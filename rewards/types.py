@@ -23,7 +23,9 @@ class RewardResult:
         valid: The strict pass/fail verdict (for `ast`, BFCL's own).
         error_type: Why it failed, from the component's documented taxonomy; None when valid
             (or "not_applicable" for components that have nothing to check on this task).
-        details: Free-form diagnostics (per-turn results, the offending call and parameter, ...).
+        details: Diagnostics (per-turn results, the offending call and parameter, ...). Components that score
+            each user turn (ast, execution, relevance) put the turns' scores, whose mean is `score`, under
+            `"turn_scores"`: the learners that credit each turn read them (rl/train/ppo.py).
     """
 
     score: float

@@ -30,6 +30,7 @@ from rl.config.stages import (
     AlgorithmConfig,
     CheckpointConfig,
     EvalRunConfig,
+    PPOConfig,
     RLRunConfig,
     SFTConfig,
     SFTRunConfig,
@@ -38,7 +39,7 @@ from rl.config.stages import (
 
 __all__ = [
     "STAGES", "AlgorithmConfig", "CheckpointConfig", "ConfigError", "DataConfig", "EnvConfig", "EvalRunConfig",
-    "FormatConfig", "HFEngineConfig", "LoggingConfig", "LoraConfig", "ModelConfig", "PolicyConfig", "RLRunConfig",
+    "FormatConfig", "HFEngineConfig", "LoggingConfig", "LoraConfig", "ModelConfig", "PPOConfig", "PolicyConfig", "RLRunConfig",
     "RewardsConfig", "RolloutConfig", "SFTConfig", "SFTRunConfig", "SampledRolloutConfig", "TrainerConfig",
     "Stage", "load_config", "to_dict",
 ]

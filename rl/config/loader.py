@@ -103,7 +103,11 @@ def _set_path(tree: dict[str, Any], keys: list[str], value: Any, where: str) -> 
 
 
 def _where(sources: dict[str, str], path: str, default: str) -> str:
-    # The most specific recorded location: the key itself, else its nearest parent.
+    # The most specific recorded location: the key itself, else a key inside it, else its nearest parent.
+    if path and path not in sources:
+        inside = [k for k in sources if k.startswith(path + ".")]
+        if inside:
+            return sources[inside[0]]
     p = path
     while p:
         if p in sources:

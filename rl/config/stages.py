@@ -33,8 +33,11 @@ from rl.config.sections import (
 
 @dataclass
 class AlgorithmConfig:
-    """The RL objective. TRL's GRPOTrainer owns the GRPO loss; these are passed through to its GRPOConfig."""
+    """The RL objective. `grpo`: TRL's GRPOTrainer owns the loss (these keys are passed to its GRPOConfig);
+    `ppo`: rl/train/ppo.py, with the `ppo` section. Both read learning_rate, epsilon (the clip range), beta (the
+    KL coefficient), prompts_per_step, num_generations, max_grad_norm and warmup_steps."""
 
+    name: Literal["grpo", "ppo"] = "grpo"
     loss_type: Literal["grpo", "dapo", "dr_grpo", "bnpo"] = "dapo"
     beta: float = 0.0
     epsilon: float = 0.2
@@ -47,10 +50,53 @@ class AlgorithmConfig:
     warmup_steps: int = 0
 
     def __post_init__(self) -> None:
-        if self.num_generations < 2:
+        if self.name == "grpo" and self.num_generations < 2:
             raise ValueError("num_generations: GRPO needs at least 2 generations per prompt")
+        if self.num_generations < 1:
+            raise ValueError("num_generations: must be at least 1")
         if self.beta < 0:
             raise ValueError("beta: must be >= 0")
+        if self.name == "ppo":
+            for key, default in GRPO_ONLY.items():
+                if getattr(self, key) != default:
+                    raise ValueError(f"{key}: read by GRPO only (algorithm.name is ppo)")
+
+
+GRPO_ONLY = {"loss_type": "dapo", "scale_rewards": "group", "multi_objective_aggregation": "sum_then_normalize"}
+
+
+@dataclass
+class PPOConfig:
+    """PPO's own settings (rl/train/ppo.py), read when algorithm.name is ppo.
+
+    One PPO iteration is one rollout batch followed by `ppo_epochs` passes over it, each in `mini_batches`
+    optimizer steps; trainer.max_steps and trainer.save_steps count optimizer steps.
+    """
+
+    gamma: float = 1.0  # discount per policy token (environment tokens are stepped over)
+    lam: float = 0.95  # GAE lambda
+    ppo_epochs: int = 2
+    mini_batches: int = 1  # optimizer steps per epoch
+    value_clip: float = 0.2
+    vf_coef: float = 0.5
+    critic_learning_rate: float | None = None  # None: algorithm.learning_rate
+    kl_estimator: Literal["k1", "k3"] = "k1"  # per-token KL to the starting policy, weighted by algorithm.beta
+    whiten_advantages: bool = True
+    # Components credited at the turn that earned them (their per-turn scores); the rest at the episode's end.
+    turn_level: list[str] = field(default_factory=lambda: ["ast", "execution", "relevance"])
+
+    def __post_init__(self) -> None:
+        if not (0.0 <= self.gamma <= 1.0 and 0.0 <= self.lam <= 1.0):
+            raise ValueError("gamma: gamma and lam must be in [0, 1]")
+        if self.ppo_epochs < 1 or self.mini_batches < 1:
+            raise ValueError("ppo_epochs: ppo_epochs and mini_batches must be at least 1")
+        unknown = sorted(set(self.turn_level) - {"ast", "execution", "relevance"})
+        if unknown:
+            raise ValueError(f"turn_level: {unknown} have no per-turn scores (ast, execution, relevance do)")
+
+    @property
+    def steps_per_iteration(self) -> int:
+        return self.ppo_epochs * self.mini_batches
 
 
 @dataclass
@@ -139,18 +185,26 @@ class RLRunConfig:
     rollout: SampledRolloutConfig = field(default_factory=SampledRolloutConfig)
     rewards: RewardsConfig = field(default_factory=RewardsConfig)
     algorithm: AlgorithmConfig = field(default_factory=AlgorithmConfig)
+    ppo: PPOConfig = field(default_factory=PPOConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logging: RLLoggingConfig = field(default_factory=RLLoggingConfig)
 
     def __post_init__(self) -> None:
         _check_decision_reward(self.rewards, self.format)
         global_batch = self.algorithm.prompts_per_step * self.algorithm.num_generations
-        shards = self.trainer.num_learners * self.trainer.gradient_accumulation_steps
+        ppo = self.algorithm.name == "ppo"
+        shards = self.trainer.num_learners * self.trainer.gradient_accumulation_steps * (self.ppo.mini_batches if ppo else 1)
         if global_batch % shards:
             raise ValueError(
-                f"trainer: num_learners * gradient_accumulation_steps = {shards} must divide "
-                f"prompts_per_step * num_generations = {global_batch}"
+                f"trainer: num_learners * gradient_accumulation_steps{' * ppo.mini_batches' if ppo else ''} = {shards} "
+                f"must divide prompts_per_step * num_generations = {global_batch}"
             )
+        if not ppo and self.ppo != PPOConfig():
+            raise ValueError("ppo: read only when algorithm.name is ppo")
+        k = self.ppo.steps_per_iteration
+        if ppo and (self.trainer.max_steps % k or self.trainer.save_steps % k):
+            raise ValueError(f"trainer: max_steps and save_steps count optimizer steps; with PPO they must be "
+                             f"multiples of ppo_epochs * mini_batches = {k} (a whole iteration)")
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The demo report: results of base / SFT / GRPO, paired-bootstrap deltas, reward curve, accuracy chart."""
+"""The demo report: results of base / SFT / the RL policy, paired-bootstrap deltas, reward curve, accuracy chart."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 from rl.eval import evaluate as ev
 
 
-def reward_curve(metrics_jsonl: Path, path: Path) -> Path | None:
-    """Training reward per GRPO step (total and each component), from the run's metrics.jsonl."""
+def reward_curve(metrics_jsonl: Path, path: Path, algorithm: str = "GRPO") -> Path | None:
+    """Training reward per rollout step (total and each component), from the run's metrics.jsonl."""
     if not metrics_jsonl.is_file():
         return None
     import matplotlib
@@ -28,9 +28,9 @@ def reward_curve(metrics_jsonl: Path, path: Path) -> Path | None:
     ax.plot(steps, [r["reward"] for r in rows], marker="o", label="total (weighted)")
     for key in sorted(k for k in rows[0] if k.startswith("rewards/") and k.endswith("/mean")):
         ax.plot(steps, [r.get(key, math.nan) for r in rows], linestyle="--", label=key.split("/")[1])
-    ax.set_xlabel("GRPO step")
+    ax.set_xlabel(f"{algorithm} optimizer step")
     ax.set_ylabel("mean reward of the step's rollouts")
-    ax.set_title("GRPO training reward")
+    ax.set_title(f"{algorithm} training reward")
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -48,8 +48,8 @@ def _ci(d: dict[str, Any], scale: float) -> str:
     return f"{scale * d['delta']:+.3f} [{scale * d['ci95'][0]:+.3f}, {scale * d['ci95'][1]:+.3f}]"
 
 
-def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, grpo: dict, export: dict, elapsed: str, stages: dict,
-                 reused: list[str] | None = None) -> Path:
+def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, rl: dict, rl_label: str, export: dict,
+                 elapsed: str, stages: dict, reused: list[str] | None = None) -> Path:
     """Writes `<out>/report.md` (and its PNGs) from the eval result files of each model."""
     loaded = {m: {b: json.loads(Path(p).read_text()) for b, p in r.items()} for m, r in results.items()}
     models = list(loaded)
@@ -74,7 +74,7 @@ def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, gr
                      f"{ev.pct(s.get('non_live_ast'))} | {ev.pct(s.get('irrelevance'))} |")
 
     lines += ["", "### Paired differences (bootstrap 95% CI over the same tasks)", ""]
-    for a, b in (("sft", "grpo"), ("base", "sft")):
+    for a, b in (("sft", rl_label), ("base", "sft"), ("base", rl_label)):
         if a in tg and b in tg:
             cmp = ev.compare(tg[a], tg[b])
             d = cmp["deltas"]["overall"]
@@ -88,23 +88,23 @@ def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, gr
         n = tg[models[0]]["categories"].get(c, {}).get("n", 0)
         cells = [f"{ev.pct(tg[m]['categories'][c]['ast_valid'])} / {tg[m]['categories'][c]['reward']:.2f}" for m in models]
         lines.append(f"| {c} | {n} | " + " | ".join(cells) + " |")
-    if "sft" in tg and "grpo" in tg:
-        lines += ["", "GRPO − SFT by category (reward, paired bootstrap 95% CI):", ""]
-        cmp = ev.compare(tg["sft"], tg["grpo"])
+    if "sft" in tg and rl_label in tg:
+        lines += ["", f"{rl_label.upper()} − SFT by category (reward, paired bootstrap 95% CI):", ""]
+        cmp = ev.compare(tg["sft"], tg[rl_label])
         lines += [f"- {c}: {_ci(d['reward'], 1)}" for c, d in cmp["deltas"].items() if c != "overall"]
 
-    curve = reward_curve(Path(grpo["output_dir"]) / "metrics.jsonl", out / "reward_curve.png")
+    curve = reward_curve(Path(rl["output_dir"]) / "metrics.jsonl", out / "reward_curve.png", rl_label.upper())
     ev.chart([tg[m] for m in models], out / "accuracy_toolgym.png", metric="ast_valid")
     ev.chart([bf[m] for m in models], out / "accuracy_bfcl.png", metric="valid")
     lines += ["", "## Charts", ""]
     if curve:
-        lines.append("![GRPO training reward](reward_curve.png)")
+        lines.append(f"![{rl_label.upper()} training reward](reward_curve.png)")
     lines += ["![toolgym accuracy](accuracy_toolgym.png)", "![BFCL accuracy](accuracy_bfcl.png)", ""]
 
     wandb_runs = sorted(str(p) for p in out.glob("*/wandb/offline-run-*"))
     lines += ["## Where things are", "",
               f"- SFT checkpoint: `{sft['final']}` ({sft.get('data_report', '')})",
-              f"- GRPO checkpoint: `{grpo['final']}` ({grpo.get('steps')} steps, {grpo.get('wall_s', 0):.0f} s)",
+              f"- {rl_label.upper()} checkpoint: `{rl['final']}` ({rl.get('steps')} steps, {rl.get('wall_s', 0):.0f} s)",
               f"- Exported model (merged, with model card): `{export['out']}`",
               "- W&B offline runs (upload with `wandb sync <dir>`):"] + [f"  - `{w}`" for w in wandb_runs]
     lines += ["- Eval results (JSON + Markdown + PNG): " + ", ".join(f"`{p}`" for r in results.values() for p in r.values())]

@@ -49,6 +49,7 @@ class Trajectory:
     episode: Episode
     rewards: dict[str, float]  # component -> score, plus "total"
     reward_details: dict[str, Any] = field(default_factory=dict)
+    turn_scores: dict[str, list[float]] = field(default_factory=dict)  # component -> score of each user turn
     version: int = 0
 
 
@@ -153,6 +154,9 @@ class EpisodeRunner:
             details = {
                 name: {"valid": r.valid, "error_type": r.error_type} for name, r in scored.components.items()
             }
+            turn_scores = {
+                name: list(r.details["turn_scores"]) for name, r in scored.components.items() if "turn_scores" in r.details
+            }
             e.episode.metadata.update(version=version, sample_index=e.sample_index)
             trajectories.append(
                 Trajectory(
@@ -165,6 +169,7 @@ class EpisodeRunner:
                     episode=e.episode,
                     rewards=comps,
                     reward_details=details,
+                    turn_scores=turn_scores,
                     version=version,
                 )
             )

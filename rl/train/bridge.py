@@ -1,11 +1,13 @@
 """The one object between the rollout pool and a learner process: `RolloutBridge`.
 
 It owns the glue of a run on one learner process, and nothing else writes to it:
-- `rollout_func`: the learner's batch of task ids -> seeded episode requests -> the pool -> token ids, env_mask,
-  logprobs and reward components in TRL's form;
+- `play`: the learner's share of a step's task ids -> seeded episode requests -> the pool -> trajectories
+  (on-policy: every episode comes from the weights of the current step); `rollout_func` is `play` in TRL's form
+  (token ids, env_mask, logprobs and reward components) for GRPO, and PPO reads the trajectories directly;
 - `reward_funcs` and `reward_weights`: one TRL reward function per component, reading the scores the pool
-  computed, weighted from the run config. These weights are the only ones training applies; the trajectory's
-  `total` (rewards.score) is the same weighted sum, for evaluation and the rollout tables;
+  computed, and the weights from the run config, which the learner applies (TRL's advantage for GRPO, the
+  token rewards for PPO); the trajectory's `total` (rewards.score) is the same weighted sum, for evaluation
+  and the rollout tables;
 - the step's timing (rollout, generation, env, reward, weight sync, train) and the latest trajectories;
 - the callbacks, made for a trainer that already exists: weight sync + step timing in one callback (so the
   sync is inside the step's time whatever the callback order), and the checkpoint-aligned logger.
@@ -14,6 +16,7 @@ It owns the glue of a run on one learner process, and nothing else writes to it:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import ray
@@ -44,10 +47,13 @@ class RolloutBridge:
         pool: The RolloutPool actor handle (shared by every learner process).
         tasks: The training tasks; the learner's dataset holds their ids.
         cfg: The run config.
+        policy_of: The policy inside the trainer's model (whose weights the workers get).
     """
 
-    def __init__(self, pool: Any, tasks: list[Task], cfg: RLRunConfig) -> None:
+    def __init__(self, pool: Any, tasks: list[Task], cfg: RLRunConfig,
+                 policy_of: Callable[[torch.nn.Module], torch.nn.Module] = lambda model: model) -> None:
         self.pool = pool
+        self.policy_of = policy_of
         self.tasks_by_id = {t.id: t for t in tasks}
         self.cfg = cfg
         self.components = list(cfg.rewards.components)
@@ -57,16 +63,20 @@ class RolloutBridge:
         self.latest: list[Trajectory] = []  # the last step's episodes, for the rollout tables
         self.lost_batches = 0
 
-    # ---- rollouts -> TRL ------------------------------------------------------------------------------
-    def rollout_func(self, prompts: list[str], trainer: Any) -> dict[str, list]:
-        """TRL's `rollout_func`: `prompts` are task ids, each repeated num_generations times."""
+    # ---- rollouts --------------------------------------------------------------------------------------
+    def play(self, step: int, task_ids: list[str], offset: int) -> list[Trajectory]:
+        """Plays this process's share of the step's episodes on the pool.
+
+        Args:
+            step: The trainer's global step (the weights' version the workers must hold).
+            task_ids: This process's slice of the step's batch, whose groups of num_generations samples of a
+                task are contiguous in the global batch.
+            offset: The slice's position in the global batch: sample index and seed come from the global
+                position, so they do not depend on how many learners share the batch.
+        """
         G = self.cfg.algorithm.num_generations
-        step = trainer.state.global_step
-        # TRL hands each process a contiguous slice of the global batch, whose groups of G are contiguous:
-        # the global position gives the sample index, independent of how many learners share the batch.
-        offset = trainer.accelerator.process_index * len(prompts)
         requests = []
-        for i, task_id in enumerate(prompts):
+        for i, task_id in enumerate(task_ids):
             k = (offset + i) % G
             seed = episode_seed(step, task_id, k, self.cfg.trainer.seed)
             requests.append({"task": self.tasks_by_id[task_id], "seed": seed, "sample_index": k})
@@ -79,6 +89,13 @@ class RolloutBridge:
         if stale:
             raise RuntimeError(f"off-policy rollouts: worker weight versions {stale} at trainer step {step}")
         self.latest = trajs
+        return trajs
+
+    def rollout_func(self, prompts: list[str], trainer: Any) -> dict[str, list]:
+        """TRL's `rollout_func`: `prompts` are task ids, each repeated num_generations times; TRL hands each
+        process a contiguous slice of the global batch."""
+        offset = trainer.accelerator.process_index * len(prompts)
+        trajs = self.play(trainer.state.global_step, prompts, offset)
         out: dict[str, list] = {
             "prompt_ids": [tr.prompt_ids for tr in trajs],
             "completion_ids": [tr.completion_ids for tr in trajs],
@@ -91,14 +108,20 @@ class RolloutBridge:
         return out
 
     # ---- callbacks ----------------------------------------------------------------------------------
-    def callbacks(self, trainer: Any) -> list[TrainerCallback]:
-        """The run's callbacks, for a trainer that exists: attach them with `trainer.add_callback`."""
+    def callbacks(self, trainer: Any, sync_every: int = 1) -> list[TrainerCallback]:
+        """The run's callbacks, for a trainer that exists: attach them with `trainer.add_callback`.
+
+        Args:
+            trainer: The learner's trainer.
+            sync_every: Optimizer steps between rollouts (PPO takes several per rollout batch); the workers get
+                the new weights before each rollout.
+        """
         lg = self.cfg.logging
         logger = RunLogger(
             self.cfg.trainer.output_dir, lg.report_to, lg.project, lg.run_name, to_dict(self.cfg),
             step_metrics=self.step_metrics, extra_rows=self.rollout_table,
         )
-        return [_SyncAndTime(self, trainer), logger]
+        return [_SyncAndTime(self, trainer, sync_every), logger]
 
     def step_metrics(self) -> dict[str, float]:
         """The last finished step's timing and rollout counters (merged into its logged row)."""
@@ -126,7 +149,7 @@ class RolloutBridge:
         partitioned, so every rank joins the gather and rank 0 sends. All ranks wait at a barrier, so no rank
         starts the next rollout before the workers hold the new version.
         """
-        model = trainer.accelerator.unwrap_model(trainer.model)
+        model = self.policy_of(trainer.accelerator.unwrap_model(trainer.model))
         with _gathered(trainer, model):
             if trainer.is_world_process_zero():
                 weights = _trainable_state(model, self.cfg.model.lora is not None)
@@ -136,12 +159,13 @@ class RolloutBridge:
 
 
 class _SyncAndTime(TrainerCallback):
-    """Starts the step's timer; at the step's end, syncs the new weights to the workers, then closes the timer
-    (so the sync is inside the step's time)."""
+    """Starts the step's timer; at the step's end, syncs the new weights to the workers when a rollout comes
+    next, then closes the timer (so the sync is inside the step's time)."""
 
-    def __init__(self, bridge: RolloutBridge, trainer: Any) -> None:
+    def __init__(self, bridge: RolloutBridge, trainer: Any, sync_every: int) -> None:
         self.bridge = bridge
         self.trainer = trainer
+        self.sync_every = sync_every
 
     def on_train_begin(self, args, state, control, **kw):
         self.bridge.sync_weights(self.trainer, state.global_step)  # a resumed run's workers start from its weights
@@ -150,9 +174,10 @@ class _SyncAndTime(TrainerCallback):
         self.bridge.timer.start_step()
 
     def on_step_end(self, args, state, control, **kw):
-        t = time.perf_counter()
-        self.bridge.sync_weights(self.trainer, state.global_step)
-        self.bridge.timer.add(sync_s=time.perf_counter() - t)
+        if state.global_step % self.sync_every == 0:
+            t = time.perf_counter()
+            self.bridge.sync_weights(self.trainer, state.global_step)
+            self.bridge.timer.add(sync_s=time.perf_counter() - t)
         self.bridge.timer.finish_step()
 
 

@@ -1,7 +1,5 @@
-"""GRPO on Ray: rollout workers play tool-use episodes, TRL's GRPOTrainer owns the loss, Ray Train runs the
-learners (DeepSpeed ZeRO optional, gloo on CPU, NCCL on GPU).
-
-    train(cfg, tasks)  ->  RolloutPool (N Ray actors)  +  TorchTrainer(num_learners) running `_learner_loop`
+"""GRPO: TRL's GRPOTrainer owns the loss, on the Ray rollouts of the RolloutBridge (rl/train/run.py starts the
+pool and the learners; DeepSpeed ZeRO optional, gloo on CPU, NCCL on GPU).
 
 One optimizer step:
     1. GRPOTrainer asks `RolloutBridge.rollout_func` for completions of this process's prompts (task ids, each
@@ -16,26 +14,14 @@ One optimizer step:
 
 from __future__ import annotations
 
-import dataclasses
-import json
-import logging
-import os
-import time
-from pathlib import Path
 from typing import Any
 
-import ray
-import torch
 from trl import GRPOTrainer
 
 from envs.types import Task
-from rl.config import RLRunConfig, to_dict
+from rl.config import RLRunConfig
 from rl.train.batching import length_grouped_microbatches
 from rl.train.bridge import RolloutBridge
-from rl.train.metrics import refuse_stale_run
-
-log = logging.getLogger(__name__)
-
 
 # ---------------------------------------------------------------------------------------------------
 # The trainer: TRL's GRPO loss over length-grouped, unpadded micro-batches
@@ -103,129 +89,27 @@ def grpo_args(cfg: RLRunConfig, world_size: int, ds_config: dict | None, reward_
     )
 
 
-# ---------------------------------------------------------------------------------------------------
-# The learner (one per Ray Train worker)
-# ---------------------------------------------------------------------------------------------------
-
-
-def _learner_loop(config: dict[str, Any]) -> None:
+def build_learner(cfg: RLRunConfig, pool: Any, tasks: list[Task], world: int, ds_config: dict | None) -> ToolGRPOTrainer:
+    """The GRPO learner of one Ray Train worker, its bridge's callbacks attached."""
     from datasets import Dataset
 
     from rl.checkpoint import load_policy
     from rl.models import peft_lora_config
 
-    cfg: RLRunConfig = config["cfg"]
-    tasks: list[Task] = config["tasks"]
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    torch.set_num_threads(max(1, config["torch_threads"]))
-
     model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, decision_tokens=cfg.format.name == "decision",
                              allow_download=cfg.model.allow_download)
     if cfg.model.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    bridge = RolloutBridge(config["pool"], tasks, cfg)
+    bridge = RolloutBridge(pool, tasks, cfg)
     trainer = ToolGRPOTrainer(
         model=model,
         processing_class=tok,
         reward_funcs=bridge.reward_funcs,
-        args=grpo_args(cfg, world, config["deepspeed"], bridge.reward_weights),
+        args=grpo_args(cfg, world, ds_config, bridge.reward_weights),
         train_dataset=Dataset.from_list([{"prompt": t.id} for t in tasks]),
         peft_config=peft_lora_config(cfg.model.lora, model) if cfg.model.lora else None,
         rollout_func=bridge.rollout_func,
     )
     for callback in bridge.callbacks(trainer):
         trainer.add_callback(callback)
-    trainer.train(resume_from_checkpoint=config["resume_from"])
-    if trainer.is_world_process_zero():
-        save_final(trainer, tok, cfg)
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        torch.distributed.barrier()
-
-
-def save_final(trainer: Any, tokenizer: Any, cfg: RLRunConfig) -> Path:
-    """Saves `<output_dir>/final` as a toolgym checkpoint (rl/checkpoint.py): the adapter on the run's base
-    model, or the full weights."""
-    from rl.checkpoint import write_manifest
-
-    out = Path(cfg.trainer.output_dir) / "final"
-    trainer.save_model(str(out))  # gathers ZeRO-3 partitions
-    tokenizer.save_pretrained(str(out))
-    write_manifest(
-        out, stage="grpo", step=trainer.state.global_step, weights="adapter" if cfg.model.lora else "full",
-        base=cfg.model.name_or_path, tool_format=dataclasses.asdict(cfg.format), tokenizer=tokenizer, config=to_dict(cfg),
-    )
-    return out
-
-
-# ---------------------------------------------------------------------------------------------------
-# Driver
-# ---------------------------------------------------------------------------------------------------
-
-
-def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str, Any]:
-    """Runs GRPO: starts the rollout pool and the Ray Train learners; returns a summary.
-
-    Args:
-        cfg: The run config (not modified).
-        tasks: Training tasks.
-        resume: Continue from the latest checkpoint in `trainer.output_dir` (weights, optimizer, RNG, data
-            position, W&B run id).
-    """
-    from ray.train import RunConfig as RayRunConfig
-    from ray.train import ScalingConfig
-    from ray.train.torch import TorchConfig, TorchTrainer
-    from transformers.trainer_utils import get_last_checkpoint
-
-    from rl.checkpoint import read_manifest
-    from rl.models import absolute_spec
-    from rl.rollout.pool import RolloutPool, RolloutSetup
-
-    out = Path(cfg.trainer.output_dir).resolve()
-    refuse_stale_run(out, resume)
-    # Learners and rollout workers run in other directories: paths become absolute.
-    cfg = dataclasses.replace(
-        cfg,
-        trainer=dataclasses.replace(cfg.trainer, output_dir=str(out)),
-        model=dataclasses.replace(cfg.model, name_or_path=absolute_spec(cfg.model.name_or_path)),
-    )
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "toolgym_config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    resume_from = get_last_checkpoint(str(out)) if resume and out.is_dir() else None
-    if resume and resume_from is None:
-        log.warning("--resume: no checkpoint in %s; starting from scratch", out)
-
-    pool = RolloutPool.remote(RolloutSetup.of(cfg, lora=cfg.model.lora))
-    ray.get(pool.ready.remote())
-    threads = max(1, int((os.cpu_count() or 2) // cfg.trainer.num_learners))
-    trainer = TorchTrainer(
-        _learner_loop,
-        train_loop_config={
-            "cfg": cfg,
-            "pool": pool,
-            "tasks": tasks,
-            "resume_from": resume_from,
-            "torch_threads": threads,
-            "deepspeed": json.loads(Path(cfg.trainer.deepspeed).read_text()) if cfg.trainer.deepspeed else None,
-        },
-        scaling_config=ScalingConfig(
-            num_workers=cfg.trainer.num_learners,
-            use_gpu=cfg.trainer.use_gpu,
-            resources_per_worker={"CPU": cfg.trainer.cpus_per_learner, **({"GPU": 1} if cfg.trainer.use_gpu else {})},
-        ),
-        torch_config=TorchConfig(backend="nccl" if cfg.trainer.use_gpu else "gloo"),
-        run_config=RayRunConfig(name="learners", storage_path=str(out / "ray_train")),
-    )
-    t = time.perf_counter()
-    try:
-        trainer.fit()
-        final = out / "final"
-        manifest = read_manifest(final)
-        return {
-            "output_dir": str(out),
-            "final": str(final),
-            "steps": manifest["step"] if manifest else None,
-            "wall_s": time.perf_counter() - t,
-            **ray.get(pool.stats.remote()),
-        }
-    finally:
-        ray.kill(pool)  # its rollout workers share its fate: their CPUs and memory are freed
+    return trainer

@@ -43,7 +43,7 @@ def test_sft_stage_save_merges_and_reloads_with_identical_logits(tmp_path):
 def test_grpo_stage_save_is_an_adapter_on_its_base_and_reloads_with_identical_logits(tmp_path):
     from transformers import Trainer, TrainingArguments
 
-    from rl.train.grpo import save_final
+    from rl.train.run import save_final
 
     model, tok = _trained_lora()
     expected = _logits(copy.deepcopy(model).merge_and_unload())

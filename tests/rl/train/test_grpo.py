@@ -1,8 +1,5 @@
 """GRPO end to end on a local Ray: SFT smoke -> GRPO smoke, 2-learner ZeRO-2, ray job submit, kill/resume,
-and a rollout worker dying mid-run.
-
-The model is `tiny-random` warmed up by the SFT smoke config, so that its samples differ in reward (a purely
-random model scores the same on every sample, which gives GRPO no advantage and no gradient).
+and a rollout worker dying mid-run (the SFT smoke model comes from conftest.py).
 """
 
 import json
@@ -12,44 +9,15 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pytest
 import torch
+from runs import ENV, PY, ROOT, metrics, run, run_until, summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-ROOT = Path(__file__).resolve().parents[3]
-PY = sys.executable
-ENV = {**os.environ, "WANDB_MODE": "offline", "TRL_EXPERIMENTAL_SILENCE": "1", "RAY_DEDUP_LOGS": "0"}
-
-
-def _run(args, timeout=900, **kw):
-    proc = subprocess.run([PY, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout, **kw)
-    assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
-    return proc
-
-
-def _summary(stdout: str) -> dict:
-    """The JSON summary a launch script prints last."""
-    start = stdout.rindex("\n{")
-    return json.loads(stdout[start:])
-
-
-def _metrics(run_dir: Path) -> list[dict]:
-    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-
-
-@pytest.fixture(scope="module")
-def sft_model(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("sft")
-    proc = _run(["launch/sft.py", "--config", "configs/sft_smoke.yaml", f"trainer.output_dir={out}"])
-    summary = _summary(proc.stdout)
-    assert summary["steps"] > 0 and "rejected" in summary["data_report"]
-    return Path(summary["final"])
 
 
 def test_sft_output_reloads_with_tokenizer_and_template(sft_model):
@@ -64,9 +32,9 @@ def test_sft_output_reloads_with_tokenizer_and_template(sft_model):
 @pytest.fixture(scope="module")
 def smoke_run(sft_model, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("grpo")
-    proc = _run(["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
+    proc = run(["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
                  f"trainer.output_dir={out}"])
-    return out, _summary(proc.stdout)
+    return out, summary(proc.stdout)
 
 
 def test_smoke_trains_two_steps_on_policy_with_every_reward_logged(smoke_run, sft_model):
@@ -82,7 +50,7 @@ def test_smoke_trains_two_steps_on_policy_with_every_reward_logged(smoke_run, sf
     # Parameters changed: LoRA B starts at zero, so any non-zero B was learned.
     adapter = load_file(out / "final" / "adapter_model.safetensors")
     assert any(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)
-    rows = _metrics(out)
+    rows = metrics(out)
     assert [r["step"] for r in rows] == [1, 2]
     for comp in cfg.rewards.components:
         assert all(f"rewards/{comp}/mean" in r for r in rows), comp
@@ -97,10 +65,10 @@ def test_smoke_trains_two_steps_on_policy_with_every_reward_logged(smoke_run, sf
 def test_two_learners_zero2_match_one_learner_first_step_loss(smoke_run, sft_model, tmp_path):
     out1, _ = smoke_run
     out2 = tmp_path / "zero2"
-    _run(["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
+    run(["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
           f"trainer.output_dir={out2}", "trainer.num_learners=2", "trainer.deepspeed=configs/deepspeed/zero2.json",
           "trainer.max_steps=1"])
-    first1, first2 = _metrics(out1)[0], _metrics(out2)[0]
+    first1, first2 = metrics(out1)[0], metrics(out2)[0]
     # Same rollouts (seeded by step, task and sample, not by sharding) and the same weights: the same loss.
     assert first2["reward"] == pytest.approx(first1["reward"], abs=1e-6)
     assert first2["loss"] == pytest.approx(first1["loss"], abs=1e-5)
@@ -150,7 +118,7 @@ def test_ray_job_submit_against_a_local_head(sft_model, tmp_path):
         from ray.job_submission import JobStatus, JobSubmissionClient
 
         assert JobSubmissionClient(f"http://127.0.0.1:{dash}").get_job_status(job_id) == JobStatus.SUCCEEDED
-        assert [r["step"] for r in _metrics(out)] == [1]
+        assert [r["step"] for r in metrics(out)] == [1]
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(120)
@@ -161,23 +129,13 @@ def test_kill_mid_run_then_resume_loses_and_repeats_no_step(sft_model, tmp_path)
     out = tmp_path / "resume"
     args = ["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
             f"trainer.output_dir={out}", "trainer.max_steps=4", "trainer.save_steps=1"]
-    proc = subprocess.Popen([PY, *args], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
-    try:
-        deadline = time.time() + 600
-        while not (out / "checkpoint-2" / "trainer_state.json").is_file():
-            assert proc.poll() is None, "the run ended before it could be killed"
-            assert time.time() < deadline
-            time.sleep(0.5)
-    finally:
-        os.killpg(proc.pid, signal.SIGKILL)  # the driver, its local Ray and every worker
-        proc.wait()
-    logged_before = [r["step"] for r in _metrics(out)]
+    run_until(args, out / "checkpoint-2" / "trainer_state.json")
+    logged_before = [r["step"] for r in metrics(out)]
     assert logged_before and max(logged_before) < 4
-    proc = _run([*args, "--resume"])
-    summary = _summary(proc.stdout)
-    steps = [r["step"] for r in _metrics(out)]
-    assert summary["steps"] == 4 and summary["worker_versions"] == [4, 4]
+    proc = run([*args, "--resume"])
+    result = summary(proc.stdout)
+    steps = [r["step"] for r in metrics(out)]
+    assert result["steps"] == 4 and result["worker_versions"] == [4, 4]
     assert steps == [1, 2, 3, 4]  # exact, none lost, none repeated
     state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4

@@ -1,0 +1,127 @@
+"""Starting an RL run: the rollout pool and the Ray Train learners, for either algorithm (algorithm.name).
+
+    train(cfg, tasks)  ->  RolloutPool (N Ray actors)  +  TorchTrainer(num_learners) running `_learner_loop`
+
+Each learner builds its algorithm's trainer (rl/train/grpo.py or rl/train/ppo.py), trains, and rank 0 saves the
+final checkpoint (rl/checkpoint.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+
+from envs.types import Task
+from rl.config import RLRunConfig, to_dict
+from rl.train.metrics import refuse_stale_run
+
+log = logging.getLogger(__name__)
+
+
+def _learner_loop(config: dict[str, Any]) -> None:
+    """One Ray Train worker: build the algorithm's trainer, train (or resume), save the final checkpoint."""
+    from rl.train import grpo, ppo
+
+    cfg: RLRunConfig = config["cfg"]
+    torch.set_num_threads(max(1, config["torch_threads"]))
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    build = {"grpo": grpo.build_learner, "ppo": ppo.build_learner}[cfg.algorithm.name]
+    trainer = build(cfg, config["pool"], config["tasks"], world, config["deepspeed"])
+    trainer.train(resume_from_checkpoint=config["resume_from"])
+    if trainer.is_world_process_zero():
+        save_final(trainer, trainer.processing_class, cfg)
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
+def save_final(trainer: Any, tokenizer: Any, cfg: RLRunConfig) -> Path:
+    """Saves `<output_dir>/final` as a toolgym checkpoint (rl/checkpoint.py): the policy's adapter on the run's
+    base model, or the full weights (PPO also keeps its critic under `critic/`)."""
+    from rl.checkpoint import write_manifest
+
+    out = Path(cfg.trainer.output_dir) / "final"
+    trainer.save_model(str(out))  # gathers ZeRO-3 partitions
+    tokenizer.save_pretrained(str(out))
+    write_manifest(
+        out, stage=cfg.algorithm.name, step=trainer.state.global_step, weights="adapter" if cfg.model.lora else "full",
+        base=cfg.model.name_or_path, tool_format=dataclasses.asdict(cfg.format), tokenizer=tokenizer, config=to_dict(cfg),
+    )
+    return out
+
+
+def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str, Any]:
+    """Runs RL (GRPO or PPO): starts the rollout pool and the Ray Train learners; returns a summary.
+
+    Args:
+        cfg: The run config (not modified).
+        tasks: Training tasks.
+        resume: Continue from the latest checkpoint in `trainer.output_dir` (weights, optimizer, RNG, data
+            position, W&B run id).
+    """
+    from ray.train import RunConfig as RayRunConfig
+    from ray.train import ScalingConfig
+    from ray.train.torch import TorchConfig, TorchTrainer
+    from transformers.trainer_utils import get_last_checkpoint
+
+    from rl.checkpoint import read_manifest
+    from rl.models import absolute_spec
+    from rl.rollout.pool import RolloutPool, RolloutSetup
+
+    out = Path(cfg.trainer.output_dir).resolve()
+    refuse_stale_run(out, resume)
+    # Learners and rollout workers run in other directories: paths become absolute.
+    cfg = dataclasses.replace(
+        cfg,
+        trainer=dataclasses.replace(cfg.trainer, output_dir=str(out)),
+        model=dataclasses.replace(cfg.model, name_or_path=absolute_spec(cfg.model.name_or_path)),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "toolgym_config.json").write_text(json.dumps(to_dict(cfg), indent=2))
+    resume_from = get_last_checkpoint(str(out)) if resume and out.is_dir() else None
+    if resume and resume_from is None:
+        log.warning("--resume: no checkpoint in %s; starting from scratch", out)
+
+    pool = RolloutPool.remote(RolloutSetup.of(cfg, lora=cfg.model.lora))
+    ray.get(pool.ready.remote())
+    threads = max(1, int((os.cpu_count() or 2) // cfg.trainer.num_learners))
+    trainer = TorchTrainer(
+        _learner_loop,
+        train_loop_config={
+            "cfg": cfg,
+            "pool": pool,
+            "tasks": tasks,
+            "resume_from": resume_from,
+            "torch_threads": threads,
+            "deepspeed": json.loads(Path(cfg.trainer.deepspeed).read_text()) if cfg.trainer.deepspeed else None,
+        },
+        scaling_config=ScalingConfig(
+            num_workers=cfg.trainer.num_learners,
+            use_gpu=cfg.trainer.use_gpu,
+            resources_per_worker={"CPU": cfg.trainer.cpus_per_learner, **({"GPU": 1} if cfg.trainer.use_gpu else {})},
+        ),
+        torch_config=TorchConfig(backend="nccl" if cfg.trainer.use_gpu else "gloo"),
+        run_config=RayRunConfig(name="learners", storage_path=str(out / "ray_train")),
+    )
+    t = time.perf_counter()
+    try:
+        trainer.fit()
+        final = out / "final"
+        manifest = read_manifest(final)
+        return {
+            "algorithm": cfg.algorithm.name,
+            "output_dir": str(out),
+            "final": str(final),
+            "steps": manifest["step"] if manifest else None,
+            "wall_s": time.perf_counter() - t,
+            **ray.get(pool.stats.remote()),
+        }
+    finally:
+        ray.kill(pool)  # its rollout workers share its fate: their CPUs and memory are freed
