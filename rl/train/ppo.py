@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainingArguments, set_seed
 
 from rl.config import RLRunConfig
 from rl.rollout.episodes import Trajectory
@@ -454,6 +454,7 @@ def build_learner(cfg: RLRunConfig, pool: Any, tasks: list, world: int, ds_confi
     m = cfg.model
     if m.lora is None:
         raise ValueError("algorithm.name: ppo trains LoRA adapters (model.lora); full fine-tuning is GRPO only")
+    set_seed(cfg.trainer.seed)  # the adapters' initial A matrices: the same run gives the same updates
     policy, tok = load_policy(m.name_or_path, dtype=m.dtype, decision_tokens=cfg.format.name == "decision",
                               lora=m.lora, allow_download=m.allow_download)
     critic, _ = load_policy(m.name_or_path, dtype=m.dtype, decision_tokens=cfg.format.name == "decision",
