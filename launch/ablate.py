@@ -83,7 +83,8 @@ def run_grid(grid: Grid, fresh: bool = False) -> Path:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     stages = Stages(out)
-    eval_cfg = load_config(EVAL_CONFIG, stage="eval")
+    # The demo's evaluation, with room for BFCL's longest live prompts (one live_multiple prompt has 1453 tokens).
+    eval_cfg = load_config(EVAL_CONFIG, ["rollout.max_total_tokens=2048"], stage="eval")
     benches = {
         "toolgym": load_tasks(eval_cfg.data, "test", n=TOOLGYM_TASKS),
         "bfcl": [t for c, n in BFCL_LIMITS.items() for t in bfcl.load(c, limit=n)],
