@@ -129,17 +129,22 @@ def ppo_losses(
 
     All tensors are [b, T]; `mask` is 1 on policy tokens.
     """
-    mask = mask.to(logps.dtype)
-    ratio = torch.exp(logps - old_logps)  # [b, T]
+    on = mask.bool()
+
+    def total(x: torch.Tensor) -> torch.Tensor:  # where(), not a product: an inf off the mask must not give nan
+        return torch.where(on, x, torch.zeros_like(x)).sum()
+
+    log_ratio = torch.where(on, logps - old_logps, torch.zeros_like(logps))  # [b, T]
+    ratio = torch.exp(log_ratio)  # [b, T]
     pg = torch.maximum(-advantages * ratio, -advantages * torch.clamp(ratio, 1.0 - clip, 1.0 + clip))  # [b, T]
     v_clipped = old_values + torch.clamp(values - old_values, -value_clip, value_clip)  # [b, T]
     vf = 0.5 * torch.maximum((values - returns) ** 2, (v_clipped - returns) ** 2)  # [b, T]
     return {
-        "policy": (pg * mask).sum(),
-        "value": (vf * mask).sum(),
-        "clipped": (((ratio - 1.0).abs() > clip).to(mask.dtype) * mask).sum(),
-        "approx_kl": (((ratio - 1.0) - (logps - old_logps)) * mask).sum(),  # k3 of the old policy to the new
-        "value_clipped": (((values - old_values).abs() > value_clip).to(mask.dtype) * mask).sum(),
+        "policy": total(pg),
+        "value": total(vf),
+        "clipped": total(((ratio - 1.0).abs() > clip).to(logps.dtype)),
+        "approx_kl": total((ratio - 1.0) - log_ratio),  # k3 of the old policy to the new
+        "value_clipped": total(((values - old_values).abs() > value_clip).to(logps.dtype)),
     }
 
 

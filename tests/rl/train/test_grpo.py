@@ -88,11 +88,15 @@ def test_ray_job_submit_against_a_local_head(sft_model, tmp_path):
     # stops exactly this head (`ray stop` would stop every Ray on the machine, a demo's included).
     ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths have a length limit
     env = {**ENV, **LOOPBACK_ENV, "PATH": f"{venv_bin}:{ENV['PATH']}", "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": str(ray_tmp)}
-    gcs, dash = _free_port(), _free_port()
+    gcs, dash, agent, agent_grpc, runtime_env, metrics_port, client = (_free_port() for _ in range(7))
     ray = str(Path(venv_bin) / "ray")
+    # Every port given: Ray's fixed defaults (the job agent's 52365) are taken while another local Ray runs.
     head = subprocess.Popen(
         [ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(gcs), "--dashboard-host",
-         "127.0.0.1", "--dashboard-port", str(dash), "--num-cpus", "4", "--disable-usage-stats"],
+         "127.0.0.1", "--dashboard-port", str(dash), "--dashboard-agent-listen-port", str(agent),
+         "--dashboard-agent-grpc-port", str(agent_grpc), "--runtime-env-agent-port", str(runtime_env),
+         "--metrics-export-port", str(metrics_port), "--ray-client-server-port", str(client), "--num-cpus", "4",
+         "--disable-usage-stats"],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )
     try:
