@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
-from rl.models import DTYPES, ModelLoadError, add_decision_tokens, peft_lora_config, resolve, tiny_random
+from rl.models import DTYPES, ModelLoadError, peft_lora_config, prepare_tokenizer, resolve, tiny_random
 
 MANIFEST = "toolgym_checkpoint.json"
 FORMAT_VERSION = 1
@@ -102,7 +102,7 @@ def load_policy(
     spec: str,
     *,
     dtype: str = "float32",
-    decision_tokens: bool = False,
+    fmt: Any = None,
     lora: Any = None,
     allow_download: bool = False,
 ) -> tuple[PreTrainedModel, Any]:
@@ -112,7 +112,8 @@ def load_policy(
         spec: An alias (`smollm2-135m`, `tiny-random`), a toolgym checkpoint directory, a plain HF model
             directory, or a hub id.
         dtype: Weight dtype name.
-        decision_tokens: Add `<|use_tool|>` and `<|answer|>` as special tokens and resize embeddings.
+        fmt: The run's `rl.config.FormatConfig`: the decision format adds its tokens, and `chat_template` swaps the
+            tokenizer's template for another family's (rl.models.prepare_tokenizer). None: as saved.
         lora: A `rl.config.LoraConfig`; when given, the model is wrapped with a fresh PEFT LoRA adapter.
         allow_download: Let a hub id download. Off by default: runs must not touch the network.
 
@@ -139,8 +140,8 @@ def load_policy(
                                  "toolgym checkpoints carry one (rl/checkpoint.py)")
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
-    if decision_tokens:
-        add_decision_tokens(model, tok)
+    if fmt is not None:
+        prepare_tokenizer(model, tok, fmt)
     if lora is not None:
         from peft import get_peft_model
 

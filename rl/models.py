@@ -82,13 +82,39 @@ def peft_lora_config(lora: Any, model: PreTrainedModel | None = None) -> Any:
     )
 
 
-def add_decision_tokens(model: PreTrainedModel, tokenizer: Any) -> int:
-    """Adds the decision tokens as special tokens (no-op if present); returns how many were added."""
-    missing = [t for t in DECISION_TOKENS if t not in tokenizer.get_vocab()]
+def add_special_tokens(model: PreTrainedModel, tokenizer: Any, tokens: Any) -> int:
+    """Adds `tokens` as special tokens (those not in the vocab yet) and resizes the embeddings; returns how many.
+
+    New rows are seeded: every process that loads the same spec (rollout workers, learners) gets the same ones.
+    """
+    missing = [t for t in dict.fromkeys(tokens) if t not in tokenizer.get_vocab()]
     if missing:
         tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
-        model.resize_token_embeddings(len(tokenizer))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(len(tokenizer))
+            model.resize_token_embeddings(len(tokenizer))
     return len(missing)
+
+
+def prepare_tokenizer(model: PreTrainedModel, tokenizer: Any, fmt: Any) -> None:
+    """Fits the tokenizer to a run's tool-call format (`rl.config.FormatConfig`): the decision tokens for
+    `decision`; for `chat_template`, that template (a TRL template name or a .jinja path) and its family's control
+    tokens (rl/rollout/templates.py), as a tokenizer of that family has them."""
+    from rl.rollout.templates import family_of, trl_templates
+
+    if fmt.chat_template:
+        path = Path(fmt.chat_template).expanduser()
+        templates = trl_templates()
+        if fmt.chat_template in templates:
+            tokenizer.chat_template = templates[fmt.chat_template]
+        elif path.is_file():
+            tokenizer.chat_template = path.read_text()
+        else:
+            raise ModelLoadError(f"format.chat_template: {fmt.chat_template!r} is neither a TRL chat template "
+                                 f"({', '.join(sorted(templates))}) nor a .jinja file")
+        add_special_tokens(model, tokenizer, family_of(tokenizer, fmt.template_family).control_tokens)
+    if fmt.name == "decision":
+        add_special_tokens(model, tokenizer, DECISION_TOKENS)
 
 
 def resolve(spec: str, allow_download: bool) -> Path:

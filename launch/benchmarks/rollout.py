@@ -98,12 +98,12 @@ def bench_pool(
     import envs.tasks
     from rl.checkpoint import load_policy
     from rl.rollout.chat import ChatRenderer
-    from rl.rollout.pool import RolloutPool, RolloutSetup, make_format
+    from rl.rollout.pool import RolloutPool, RolloutSetup
 
     base = ["rollout.max_turns=1", f"rollout.max_new_tokens={max_new_tokens}"]
     cfg = _cfg(model_name, *base)
     model, tok = load_policy(model_name)
-    renderer = ChatRenderer(tok, make_format(cfg.format, tok), cfg.format.placement)
+    renderer = ChatRenderer.for_format(tok, cfg.format)
     tasks = envs.tasks.generate(batch, "train", seed=0, categories=PROMPT_CATEGORIES)
     prompts = [renderer.prompt_ids(renderer.initial_messages(t), t.tools) for t in tasks]
     requests = [{"task": t, "seed": None, "sample_index": 0} for t in tasks]  # seed None: greedy

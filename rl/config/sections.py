@@ -57,6 +57,11 @@ class FormatConfig:
     placement: Literal["system", "tools_role"] = "system"
     tool_style: Literal["json", "compact"] = "json"
     decision_inner: Literal["json", "pythonic"] = "pythonic"
+    # Another chat template for the tokenizer: a TRL template name (qwen3, llama3_1, ...) or a .jinja path. None: the
+    # checkpoint's own.
+    chat_template: str | None = None
+    # The template's family (rl/rollout/templates.py): "auto" finds it by comparing with TRL's templates.
+    template_family: str = "auto"
 
     def __post_init__(self) -> None:
         if self.name == "native" and self.placement != "system":

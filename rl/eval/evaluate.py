@@ -75,7 +75,7 @@ def run_episodes(cfg: EvalRunConfig, tasks: list[Task], *, workers: int = 0, bat
         from rl.rollout.pool import build_runner
 
         model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, allow_download=cfg.model.allow_download,
-                                 decision_tokens=cfg.format.name == "decision")
+                                 fmt=cfg.format)
         runner = build_runner(RolloutSetup.of(cfg), model, tok)
         for b in batches:
             trajs, _ = runner.run(b, [None] * len(b))

@@ -281,6 +281,8 @@ class HFEngine:
         B = len(contexts)
         if B == 0:
             return []
+        if min(max_new_tokens) < 1:
+            raise ValueError(f"max_new_tokens: every budget must be at least 1, got {min(max_new_tokens)}")
         if cache_keys is not None:
             if len(cache_keys) != B:
                 raise ValueError(f"cache_keys: {len(cache_keys)} keys for {B} contexts")

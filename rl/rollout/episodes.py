@@ -124,6 +124,9 @@ class EpisodeRunner:
         live = [_Live(t, s, k, self.renderer, self.limits) for t, s, k in zip(tasks, seeds, sample_indices, strict=True)]
         gen_s = env_s = 0.0
         while True:
+            for e in live:
+                if not e.done and e.length >= self.limits.max_total_tokens:  # a prompt as long as the budget
+                    self._end(e, truncated=True)
             active = [e for e in live if not e.done]
             if not active:
                 break
@@ -203,7 +206,8 @@ class EpisodeRunner:
             results_msgs = [{"role": "tool", "content": json.dumps({"error": f"invalid tool call: {parsed.error}"})}]
         e.episode.steps.append(step)
         history = e.messages
-        e.messages = history + [{"role": "assistant", "content": text}] + results_msgs
+        assistant = r.assistant_message(text, parsed.calls)
+        e.messages = history + [assistant] + results_msgs
         e.episode.messages.extend(e.messages[len(history) :])
         if truncated:
             self._end(e, truncated=True)
@@ -222,7 +226,7 @@ class EpisodeRunner:
             new_messages = results_msgs + user
             e.messages = e.messages + user
             e.episode.messages.extend(user)
-        cont = r.continuation_ids(history, text, generated_text, new_messages, task.tools)
+        cont = r.continuation_ids(assistant, generated_text, new_messages, task.tools)
         if e.length + len(cont) >= self.limits.max_total_tokens:
             self._end(e, truncated=True)
             return

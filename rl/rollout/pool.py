@@ -23,7 +23,6 @@ import torch
 from ray.exceptions import RayActorError
 
 import rewards
-from envs.formats import get_format
 from rl.config import (
     EnvConfig,
     FormatConfig,
@@ -76,10 +75,6 @@ class RolloutSetup:
         return dataclasses.replace(self, rollout=dataclasses.replace(self.rollout, num_workers=n))
 
 
-def make_format(fmt: FormatConfig, tokenizer: Any):
-    return get_format(fmt.name, tool_style=fmt.tool_style, decision_inner=fmt.decision_inner, tokenizer=tokenizer)
-
-
 def reward_spec(setup: RolloutSetup) -> rewards.RewardSpec:
     return rewards.RewardSpec(
         weights=dict(setup.rewards.components),
@@ -93,7 +88,7 @@ def reward_spec(setup: RolloutSetup) -> rewards.RewardSpec:
 def build_runner(setup: RolloutSetup, model: torch.nn.Module, tokenizer: Any) -> EpisodeRunner:
     """An EpisodeRunner over an in-process model (used by workers and by in-process evaluation)."""
     r = setup.rollout
-    renderer = ChatRenderer(tokenizer, make_format(setup.format, tokenizer), setup.format.placement)
+    renderer = ChatRenderer.for_format(tokenizer, setup.format)
     engine = HFEngine(model, tokenizer.pad_token_id, renderer.stop_token_ids, **dataclasses.asdict(r.hf))
     limits = Limits(
         max_turns=r.max_turns,
@@ -115,7 +110,7 @@ class RolloutWorker:
         self.setup = setup
         self.index = worker_index
         p = setup.policy
-        model, tok = load_policy(p.name_or_path, dtype=p.dtype, decision_tokens=setup.format.name == "decision",
+        model, tok = load_policy(p.name_or_path, dtype=p.dtype, fmt=setup.format,
                                  lora=setup.lora, allow_download=p.allow_download)
         if torch.cuda.is_available() and setup.rollout.gpus_per_worker > 0:
             model = model.cuda()

@@ -96,7 +96,7 @@ def build_learner(cfg: RLRunConfig, pool: Any, tasks: list[Task], world: int, ds
     from rl.checkpoint import load_policy
     from rl.models import peft_lora_config
 
-    model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, decision_tokens=cfg.format.name == "decision",
+    model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, fmt=cfg.format,
                              allow_download=cfg.model.allow_download)
     if cfg.model.gradient_checkpointing:
         model.gradient_checkpointing_enable()

@@ -460,9 +460,9 @@ def build_learner(cfg: RLRunConfig, pool: Any, tasks: list, world: int, ds_confi
     if m.lora is None:
         raise ValueError("algorithm.name: ppo trains LoRA adapters (model.lora); full fine-tuning is GRPO only")
     set_seed(cfg.trainer.seed)  # the adapters' initial A matrices: the same run gives the same updates
-    policy, tok = load_policy(m.name_or_path, dtype=m.dtype, decision_tokens=cfg.format.name == "decision",
+    policy, tok = load_policy(m.name_or_path, dtype=m.dtype, fmt=cfg.format,
                               lora=m.lora, allow_download=m.allow_download)
-    critic, _ = load_policy(m.name_or_path, dtype=m.dtype, decision_tokens=cfg.format.name == "decision",
+    critic, _ = load_policy(m.name_or_path, dtype=m.dtype, fmt=cfg.format,
                             lora=m.lora, allow_download=m.allow_download)
     model = ActorCritic(policy, critic)
     bridge = RolloutBridge(pool, tasks, cfg, policy_of=lambda mod: mod.policy)

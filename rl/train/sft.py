@@ -18,7 +18,6 @@ from rl.checkpoint import load_policy, save_checkpoint
 from rl.config import SFTRunConfig, to_dict
 from rl.models import peft_lora_config
 from rl.rollout.chat import ChatRenderer
-from rl.rollout.pool import make_format
 from rl.train.metrics import RunLogger, StepTimer, TimingCallback, refuse_stale_run
 from rl.train.sft_data import BuildReport, build_examples, read_chat_rows
 
@@ -29,7 +28,7 @@ def build_dataset(cfg: SFTRunConfig, tasks: list[Task], tokenizer: Any) -> tuple
     """Validated, tokenised SFT examples as a `datasets.Dataset` (input_ids, assistant_masks)."""
     from datasets import Dataset
 
-    renderer = ChatRenderer(tokenizer, make_format(cfg.format, tokenizer), cfg.format.placement)
+    renderer = ChatRenderer.for_format(tokenizer, cfg.format)
     s = cfg.sft
     examples, report = build_examples(
         tasks,
@@ -64,7 +63,7 @@ def train_sft(cfg: SFTRunConfig, tasks: list[Task], resume: bool = False) -> dic
     out.mkdir(parents=True, exist_ok=True)
     (out / "toolgym_config.json").write_text(json.dumps(to_dict(cfg), indent=2))
     decision = cfg.format.name == "decision"
-    model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, decision_tokens=decision,
+    model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, fmt=cfg.format,
                              allow_download=cfg.model.allow_download)
     dataset, report = build_dataset(cfg, tasks, tok)
     print(f"[toolgym] SFT data: {report.summary()}", flush=True)

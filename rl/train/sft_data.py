@@ -187,7 +187,6 @@ def encode_dialogue(
     """
     ids = renderer.prompt_ids(prompt, tools)
     mask = [0] * len(ids)
-    history = list(prompt)
     eot = renderer.end_of_turn_id
     eot_text = renderer.tokenizer.decode([eot])
     i = 0
@@ -202,10 +201,10 @@ def encode_dialogue(
         while j < len(dialogue) and dialogue[j]["role"] != "assistant":
             j += 1
         if j < len(dialogue):  # the environment / user speaks, then the assistant again
-            env_ids = renderer.continuation_ids(history, msg["content"], msg["content"] + eot_text, dialogue[i + 1 : j], tools)
+            assistant = renderer.assistant_message(msg["content"], renderer.fmt.parse(msg["content"]).calls)
+            env_ids = renderer.continuation_ids(assistant, msg["content"] + eot_text, dialogue[i + 1 : j], tools)
             ids += env_ids
             mask += [0] * len(env_ids)
-        history = history + dialogue[i:j]
         i = j
     return ids, mask
 

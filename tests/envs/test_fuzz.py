@@ -61,7 +61,7 @@ def test_fuzz_domain(domain: str):
     env = envs.make_env(domain)
     outcomes = {"ok": 0, "error": 0}
 
-    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
+    @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None, derandomize=True)
     @given(st.lists(_call_strategy(domain), min_size=1, max_size=4))
     def run(calls: list[Any]) -> None:
         env.reset(seed=0)
@@ -74,6 +74,21 @@ def test_fuzz_domain(domain: str):
             outcomes["ok" if results[0].ok else "error"] += 1
 
     run()
+    # Hypothesis draws small integers far more often than large ones, so the schema-valid seeds above
+    # repeat and may all fail in a domain whose calls mostly need an existing id (banking). A fixed sweep
+    # of seeds guarantees the success path is exercised too, under the same invariants.
+    specs = DOMAINS[domain].tool_specs()
+    env.reset(seed=0)
+    words = _strings(env.state())
+    for seed in range(100):
+        rng = random.Random(seed)
+        name = rng.choice(sorted(specs))
+        env.reset(seed=0)
+        before = env.state()
+        result = env.step([ToolCall(name, _random_value(specs[name].schema["function"]["parameters"], rng, words))])[0]
+        if result.error is not None:
+            assert env.state() == before, (name, result.error)
+        outcomes["ok" if result.ok else "error"] += 1
     assert outcomes["ok"] > 0 and outcomes["error"] > 0, outcomes  # both paths were exercised
 
 

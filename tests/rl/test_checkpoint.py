@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from rl.checkpoint import MANIFEST, load_policy, read_manifest, save_checkpoint
-from rl.config import LoraConfig, load_config
+from rl.config import FormatConfig, LoraConfig, load_config
 from rl.models import ModelLoadError
 
 X = torch.tensor([[1, 200, 3000, 45, 7]])
@@ -59,7 +59,7 @@ def test_grpo_stage_save_is_an_adapter_on_its_base_and_reloads_with_identical_lo
 
 
 def test_decision_tokens_travel_with_the_checkpoint(tmp_path):
-    model, tok = load_policy("tiny-random", decision_tokens=True)
+    model, tok = load_policy("tiny-random", fmt=FormatConfig(name="decision"))
     out = save_checkpoint(model, tok, tmp_path / "c", merge=False, stage="sft", step=1, base="tiny-random",
                           tool_format={"name": "decision"}, config={})
     assert {"<|use_tool|>", "<|answer|>"} <= set(read_manifest(out)["added_tokens"])

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from rl.checkpoint import load_policy
+from rl.config import FormatConfig
 from rl.models import ALIASES, ModelLoadError
 
 
@@ -17,14 +18,14 @@ def test_tiny_random_is_deterministic_and_has_a_pad_token():
 
 
 def test_decision_tokens_are_special_and_embeddings_resized():
-    model, tok = load_policy("tiny-random", decision_tokens=True)
+    model, tok = load_policy("tiny-random", fmt=FormatConfig(name="decision"))
     ids = tok.convert_tokens_to_ids(["<|use_tool|>", "<|answer|>"])
     assert len(set(ids)) == 2 and max(ids) < model.get_input_embeddings().num_embeddings
     assert tok("<|use_tool|>[f(x=1)]", add_special_tokens=False)["input_ids"][0] == ids[0]
 
 
 def test_local_checkpoint_round_trip(tmp_path):
-    model, tok = load_policy("tiny-random", decision_tokens=True)
+    model, tok = load_policy("tiny-random", fmt=FormatConfig(name="decision"))
     model.save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
     again, tok2 = load_policy(str(tmp_path))

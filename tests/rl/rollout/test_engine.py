@@ -361,3 +361,8 @@ def test_set_weights_swaps_lora_adapters_on_merged_weights_and_drops_stale_cache
         (out,) = engine.generate([ctx], max_new_tokens=[6], generators=[None])
         want, _ = _reference(learner.eval(), ctx, 6)
         assert out.ids == want  # version 2 would differ if version 1's adapter had stayed merged in
+
+
+def test_a_budget_below_one_token_is_refused(policy):
+    with pytest.raises(ValueError, match="max_new_tokens: every budget must be at least 1, got 0"):
+        _engine(policy).generate([[5, 6, 7]], max_new_tokens=[0], generators=[None])

@@ -179,3 +179,10 @@ def test_lockstep_batch_with_real_model_is_seed_deterministic(tok):
 def test_episode_seed_depends_only_on_step_task_and_sample():
     assert episode_seed(3, "t", 1) == episode_seed(3, "t", 1)
     assert len({episode_seed(s, t, k) for s in (0, 1) for t in ("a", "b") for k in (0, 1)}) == 8
+
+
+def test_a_prompt_as_long_as_the_budget_ends_truncated_without_generating(tok, flaky):
+    runner, engine, renderer = _runner(tok, [["never said"]], limits=Limits(max_total_tokens=10, max_new_tokens=4))
+    (tr,), _ = runner.run([_task()], [0])
+    assert tr.episode.truncated and not tr.episode.steps and not tr.completion_ids
+    assert engine.contexts == [[]]  # the engine was never asked

@@ -147,6 +147,24 @@ def test_kill_mid_run_then_resume_loses_and_repeats_no_step(sft_model, tmp_path)
     assert len(ids) == 1  # the resumed run continued the same W&B run id
 
 
+@pytest.mark.parametrize("template", ["llama3_1"])  # every family's rendering is checked in test_templates.py
+def test_grpo_trains_multi_turn_on_another_familys_template(template, tmp_path):
+    """tiny-random with the template swapped in (and its family's control tokens), native calls, two-turn tasks."""
+    from rl.checkpoint import load_policy, read_manifest
+    from rl.rollout.templates import trl_templates
+
+    out = tmp_path / template
+    result = summary(run(["launch/train.py", "--config", "configs/smoke.yaml", "model.name_or_path=tiny-random",
+                          f"trainer.output_dir={out}", "format.name=native", f"format.chat_template={template}",
+                          "data.categories=[multi_turn]", "trainer.max_steps=2", "rollout.max_total_tokens=2048"]).stdout)
+    assert result["steps"] == 2 and result["worker_versions"] == [2, 2]  # on-policy, both steps
+    rows = metrics(out)
+    assert [r["step"] for r in rows] == [1, 2] and all(r["completions/mean_length"] > 0 for r in rows)
+    assert read_manifest(out / "final")["tool_format"]["chat_template"] == template
+    _, tok = load_policy(str(out / "final"))  # the checkpoint keeps the template it was trained with
+    assert tok.chat_template == trl_templates()[template]
+
+
 def test_a_dying_rollout_worker_is_restarted_resynced_and_its_batch_retried():
     import ray
 

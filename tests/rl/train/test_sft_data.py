@@ -8,6 +8,7 @@ import envs
 from envs.formats import ANSWER, USE_TOOL, get_format
 from envs.schema import tool_name
 from rl.checkpoint import load_policy
+from rl.config import FormatConfig
 from rl.models import smollm2_tokenizer
 from rl.rollout.chat import ChatRenderer
 from rl.train.sft_data import build_examples, encode_dialogue, non_fc_variant, task_dialogue
@@ -20,7 +21,7 @@ def tok():
 
 @pytest.fixture(scope="module")
 def decision_tok():
-    return load_policy("tiny-random", decision_tokens=True)[1]
+    return load_policy("tiny-random", fmt=FormatConfig(name="decision"))[1]
 
 
 def _spans(text: str, needles: list[str]) -> list[tuple[int, int]]:
