@@ -147,7 +147,7 @@ def test_kill_mid_run_then_resume_loses_and_repeats_no_step(sft_model, tmp_path)
     assert len(ids) == 1  # the resumed run continued the same W&B run id
 
 
-@pytest.mark.parametrize("template", ["llama3_1"])  # every family's rendering is checked in test_templates.py
+@pytest.mark.parametrize("template", ["qwen3", "llama3_1"])
 def test_grpo_trains_multi_turn_on_another_familys_template(template, tmp_path):
     """tiny-random with the template swapped in (and its family's control tokens), native calls, two-turn tasks."""
     from rl.checkpoint import load_policy, read_manifest
