@@ -40,7 +40,7 @@ class DemoPlan:
     # Held-out tasks for the paired bootstrap. 400, not 200: GRPO moved held-out reward by about +0.04, and
     # at 200 tasks the CI95 half-width was 0.05 (README, Results). An evaluation took 295 s, not 175 s.
     toolgym_tasks: int = 400
-    bfcl_per_category: int = 5
+    bfcl_per_category: int = 20  # 120 BFCL tasks: a category's accuracy moves in steps of 5 points
     bfcl_categories: tuple[str, ...] = ("simple_python", "multiple", "parallel", "parallel_multiple", "irrelevance", "live_simple")
     eval_workers: int = 2
     # Greedy lockstep decoding amortises each forward over the batch: with 2 workers, batches of 48 ran
