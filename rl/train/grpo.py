@@ -44,48 +44,30 @@ class ToolGRPOTrainer(GRPOTrainer):
 
 
 def grpo_args(cfg: RLRunConfig, world_size: int, ds_config: dict | None, reward_weights: list[float]):
-    """TRL GRPOConfig from our config (the DeepSpeed JSON is read by the driver: workers have another cwd)."""
+    """TRL GRPOConfig from our config."""
     from trl import GRPOConfig
+
+    from rl.train.run import trainer_kwargs
 
     a, tr = cfg.algorithm, cfg.trainer
     global_batch = a.prompts_per_step * a.num_generations
     return GRPOConfig(
-        output_dir=tr.output_dir,
-        max_steps=tr.max_steps,
-        per_device_train_batch_size=global_batch // (world_size * tr.gradient_accumulation_steps),
+        **trainer_kwargs(cfg, ds_config),
         # TRL generates once per optimizer step (steps_per_generation = accumulation steps) and the weights
         # do not change within the step, so rollouts stay exactly on-policy.
-        gradient_accumulation_steps=tr.gradient_accumulation_steps,
+        per_device_train_batch_size=global_batch // (world_size * tr.gradient_accumulation_steps),
         num_generations=a.num_generations,
-        learning_rate=a.learning_rate,
-        lr_scheduler_type="constant_with_warmup",
-        warmup_steps=a.warmup_steps,
-        max_grad_norm=a.max_grad_norm,
         beta=a.beta,
         epsilon=a.epsilon,
         loss_type=a.loss_type,
         scale_rewards=a.scale_rewards,
         multi_objective_aggregation=a.multi_objective_aggregation,
         reward_weights=reward_weights,
-        logging_steps=tr.logging_steps,
-        save_strategy="steps",
-        save_steps=tr.save_steps,
-        save_total_limit=tr.save_total_limit,
-        seed=tr.seed,
-        data_seed=tr.seed,
-        bf16=tr.bf16,
         # TRL's GRPOConfig turns activation checkpointing on by default; ours is off unless the config asks
         # (at this size on CPU memory is not short, and the recomputation cost 10-20% in standalone runs here).
         gradient_checkpointing=cfg.model.gradient_checkpointing,
-        use_cpu=not tr.use_gpu,
-        deepspeed=ds_config,
-        report_to=[],  # RunLogger does W&B, aligned with checkpoints
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
         max_completion_length=cfg.rollout.max_total_tokens,
-        disable_tqdm=False,
         log_completions=False,
-        ddp_find_unused_parameters=False,  # every LoRA (or full) weight takes part; True costs a graph walk a step
     )
 
 

@@ -422,32 +422,13 @@ def _whiten(adv: torch.Tensor, mask: torch.Tensor, accelerator: Any) -> torch.Te
 
 
 def ppo_args(cfg: RLRunConfig, ds_config: dict | None) -> TrainingArguments:
-    """HF TrainingArguments of the PPO learner (the DeepSpeed JSON is read by the driver)."""
-    a, tr = cfg.algorithm, cfg.trainer
+    """HF TrainingArguments of the PPO learner."""
+    from rl.train.run import trainer_kwargs
+
     return TrainingArguments(
-        output_dir=tr.output_dir,
-        max_steps=tr.max_steps,
+        **trainer_kwargs(cfg, ds_config),
         per_device_train_batch_size=1,  # slots of the dummy dataset; the rows come from the rollout
-        gradient_accumulation_steps=tr.gradient_accumulation_steps,
-        learning_rate=a.learning_rate,
-        lr_scheduler_type="constant_with_warmup",
-        warmup_steps=a.warmup_steps,
-        max_grad_norm=a.max_grad_norm,
-        logging_steps=tr.logging_steps,
-        save_strategy="steps",
-        save_steps=tr.save_steps,
-        save_total_limit=tr.save_total_limit,
-        seed=tr.seed,
-        data_seed=tr.seed,
-        bf16=tr.bf16,
         gradient_checkpointing=False,
-        use_cpu=not tr.use_gpu,
-        deepspeed=ds_config,
-        report_to=[],  # RunLogger does W&B, aligned with checkpoints
-        remove_unused_columns=False,
-        dataloader_num_workers=0,
-        disable_tqdm=False,
-        ddp_find_unused_parameters=False,
     )
 
 

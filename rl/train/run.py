@@ -26,6 +26,37 @@ from rl.train.metrics import refuse_stale_run
 log = logging.getLogger(__name__)
 
 
+def trainer_kwargs(cfg: RLRunConfig, ds_config: dict | None) -> dict[str, Any]:
+    """The HF `TrainingArguments` both algorithms' trainers take the same way from the config.
+
+    The DeepSpeed JSON is read by the driver and passed in: the learners run in another directory.
+    """
+    a, tr = cfg.algorithm, cfg.trainer
+    return dict(
+        output_dir=tr.output_dir,
+        max_steps=tr.max_steps,
+        gradient_accumulation_steps=tr.gradient_accumulation_steps,
+        learning_rate=a.learning_rate,
+        lr_scheduler_type="constant_with_warmup",
+        warmup_steps=a.warmup_steps,
+        max_grad_norm=a.max_grad_norm,
+        logging_steps=tr.logging_steps,
+        save_strategy="steps",
+        save_steps=tr.save_steps,
+        save_total_limit=tr.save_total_limit,
+        seed=tr.seed,
+        data_seed=tr.seed,
+        bf16=tr.bf16,
+        use_cpu=not tr.use_gpu,
+        deepspeed=ds_config,
+        report_to=[],  # RunLogger does W&B, aligned with checkpoints
+        remove_unused_columns=False,
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+        ddp_find_unused_parameters=False,  # every LoRA (or full) weight takes part; True costs a graph walk a step
+    )
+
+
 def _learner_loop(config: dict[str, Any]) -> None:
     """One Ray Train worker: build the algorithm's trainer, train (or resume), save the final checkpoint."""
     from rl.train import grpo, ppo
@@ -89,8 +120,9 @@ def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str
     if resume and resume_from is None:
         log.warning("--resume: no checkpoint in %s; starting from scratch", out)
 
+    # The workers load their model while the learners start: a call to the pool waits for the workers it
+    # needs, so nothing waits on `ready` here, and a worker that cannot start fails the learner's first rollout.
     pool = RolloutPool.remote(RolloutSetup.of(cfg, lora=cfg.model.lora))
-    ray.get(pool.ready.remote())
     threads = max(1, int((os.cpu_count() or 2) // cfg.trainer.num_learners))
     trainer = TorchTrainer(
         _learner_loop,
