@@ -21,8 +21,9 @@ def run(args: list, timeout: int = 900, **kw) -> subprocess.CompletedProcess:
 
 
 def summary(stdout: str) -> dict:
-    """The JSON summary a launch script prints last."""
-    return json.loads(stdout[stdout.rindex("\n{") :])
+    """The JSON summary a launch script prints last (`ray job submit` prints a few lines of its own after it)."""
+    start = stdout.rindex("\n{")
+    return json.loads(stdout[start : stdout.index("\n}", start) + 2])
 
 
 def metrics(run_dir: Path) -> list[dict]:

@@ -1,5 +1,6 @@
-"""GRPO end to end on a local Ray: SFT smoke -> GRPO smoke, 2-learner ZeRO-2, ray job submit, kill/resume,
-and a rollout worker dying mid-run (the SFT smoke model comes from conftest.py).
+"""GRPO end to end on a local Ray: SFT smoke -> GRPO smoke, 2-learner ZeRO-2, ray job submit and kill/resume
+(both multi-turn, on another family's chat template: qwen3, llama3_1), and a rollout worker dying mid-run (the
+SFT smoke model comes from conftest.py).
 """
 
 import json
@@ -80,7 +81,28 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_ray_job_submit_against_a_local_head(sft_model, tmp_path):
+def _template_run(template: str, out: Path) -> list[str]:
+    """A run's overrides: tiny-random with another family's template swapped in (and its control tokens), native
+    calls, two-turn tasks. The env_mask contract on these templates is checked in tests/rl/rollout/test_templates.py."""
+    return ["--config", "configs/smoke.yaml", "model.name_or_path=tiny-random", f"trainer.output_dir={out}",
+            "format.name=native", f"format.chat_template={template}", "data.categories=[multi_turn]",
+            "rollout.max_total_tokens=2048"]
+
+
+def _assert_trained_on_template(out: Path, template: str, steps: int) -> None:
+    from rl.checkpoint import load_policy, read_manifest
+    from rl.rollout.templates import trl_templates
+
+    rows = metrics(out)
+    assert [r["step"] for r in rows] == list(range(1, steps + 1))  # exact: none lost, none repeated
+    assert all(r["completions/mean_length"] > 0 for r in rows)
+    assert read_manifest(out / "final")["tool_format"]["chat_template"] == template
+    _, tok = load_policy(str(out / "final"))  # the checkpoint keeps the template it was trained with
+    assert tok.chat_template == trl_templates()[template]
+
+
+def test_ray_job_submit_trains_multi_turn_on_the_qwen3_template(tmp_path):
+    """The cluster launch path (`ray job submit` to a head) on a model brought with another family's template."""
     from rl.ray_utils import LOOPBACK_ENV
 
     venv_bin = str(Path(PY).parent)
@@ -106,8 +128,7 @@ def test_ray_job_submit_against_a_local_head(sft_model, tmp_path):
             assert head.poll() is None, "the Ray head exited"
             sub = subprocess.run(
                 [ray, "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", str(ROOT), "--",
-                 "python", "launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
-                 f"trainer.output_dir={out}", "trainer.max_steps=1"],
+                 "python", "launch/grpo.py", *_template_run("qwen3", out), "trainer.max_steps=2"],
                 env=env, capture_output=True, text=True, timeout=900,
             )
             # The head's job agent registers a while after it starts; until then a submit is refused (connection
@@ -116,53 +137,33 @@ def test_ray_job_submit_against_a_local_head(sft_model, tmp_path):
                 or "Connection refused" in sub.stderr
             if not refused or time.time() > deadline:
                 break
-            time.sleep(5)
+            time.sleep(1)
         assert sub.returncode == 0, sub.stdout[-4000:] + sub.stderr[-2000:]
         job_id = re.search(r"Job '(raysubmit_\w+)' submitted", sub.stdout).group(1)
         from ray.job_submission import JobStatus, JobSubmissionClient
 
         assert JobSubmissionClient(f"http://127.0.0.1:{dash}").get_job_status(job_id) == JobStatus.SUCCEEDED
-        assert [r["step"] for r in metrics(out)] == [1]
+        assert summary(sub.stdout)["worker_versions"] == [2, 2]  # on-policy, both steps
+        _assert_trained_on_template(out, "qwen3", steps=2)
     finally:
         os.killpg(head.pid, signal.SIGTERM)
         head.wait(120)
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
-def test_kill_mid_run_then_resume_loses_and_repeats_no_step(sft_model, tmp_path):
+def test_kill_mid_run_then_resume_loses_and_repeats_no_step_on_the_llama3_1_template(tmp_path):
     out = tmp_path / "resume"
-    args = ["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
-            f"trainer.output_dir={out}", "trainer.max_steps=4", "trainer.save_steps=1"]
+    args = ["launch/grpo.py", *_template_run("llama3_1", out), "trainer.max_steps=4", "trainer.save_steps=1"]
     run_until(args, out / "checkpoint-2" / "trainer_state.json")
     logged_before = [r["step"] for r in metrics(out)]
     assert logged_before and max(logged_before) < 4
-    proc = run([*args, "--resume"])
-    result = summary(proc.stdout)
-    steps = [r["step"] for r in metrics(out)]
+    result = summary(run([*args, "--resume"]).stdout)
     assert result["steps"] == 4 and result["worker_versions"] == [4, 4]
-    assert steps == [1, 2, 3, 4]  # exact, none lost, none repeated
+    _assert_trained_on_template(out, "llama3_1", steps=4)
     state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
     assert state["global_step"] == 4
     ids = {p.name.rsplit("-", 1)[-1] for p in (out / "wandb").glob("offline-run-*")}
     assert len(ids) == 1  # the resumed run continued the same W&B run id
-
-
-@pytest.mark.parametrize("template", ["qwen3", "llama3_1"])
-def test_grpo_trains_multi_turn_on_another_familys_template(template, tmp_path):
-    """tiny-random with the template swapped in (and its family's control tokens), native calls, two-turn tasks."""
-    from rl.checkpoint import load_policy, read_manifest
-    from rl.rollout.templates import trl_templates
-
-    out = tmp_path / template
-    result = summary(run(["launch/train.py", "--config", "configs/smoke.yaml", "model.name_or_path=tiny-random",
-                          f"trainer.output_dir={out}", "format.name=native", f"format.chat_template={template}",
-                          "data.categories=[multi_turn]", "trainer.max_steps=2", "rollout.max_total_tokens=2048"]).stdout)
-    assert result["steps"] == 2 and result["worker_versions"] == [2, 2]  # on-policy, both steps
-    rows = metrics(out)
-    assert [r["step"] for r in rows] == [1, 2] and all(r["completions/mean_length"] > 0 for r in rows)
-    assert read_manifest(out / "final")["tool_format"]["chat_template"] == template
-    _, tok = load_policy(str(out / "final"))  # the checkpoint keeps the template it was trained with
-    assert tok.chat_template == trl_templates()[template]
 
 
 def test_a_dying_rollout_worker_is_restarted_resynced_and_its_batch_retried():
