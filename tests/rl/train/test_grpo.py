@@ -3,6 +3,7 @@
 SFT smoke model comes from conftest.py).
 """
 
+import contextlib
 import json
 import os
 import re
@@ -75,10 +76,14 @@ def test_two_learners_zero2_match_one_learner_first_step_loss(smoke_run, sft_mod
     assert first2["loss"] == pytest.approx(first1["loss"], abs=1e-5)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def _free_ports(n: int) -> list[int]:
+    """n distinct free loopback ports. Every socket stays bound until all n are drawn: the kernel hands a port
+    that was just released out again, and a head given one port twice exits at once."""
+    with contextlib.ExitStack() as stack:
+        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
 
 
 def _template_run(template: str, out: Path) -> list[str]:
@@ -110,7 +115,9 @@ def test_ray_job_submit_trains_multi_turn_on_the_qwen3_template(tmp_path):
     # stops exactly this head (`ray stop` would stop every Ray on the machine, a demo's included).
     ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths have a length limit
     env = {**ENV, **LOOPBACK_ENV, "PATH": f"{venv_bin}:{ENV['PATH']}", "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": str(ray_tmp)}
-    gcs, dash, agent, agent_grpc, runtime_env, metrics_port, client = (_free_port() for _ in range(7))
+    gcs, dash, agent, agent_grpc, runtime_env, metrics_port, client = _free_ports(7)
+    head_log = tmp_path / "head.log"
+    log = head_log.open("w")
     ray = str(Path(venv_bin) / "ray")
     # Every port given: Ray's fixed defaults (the job agent's 52365) are taken while another local Ray runs.
     head = subprocess.Popen(
@@ -119,13 +126,13 @@ def test_ray_job_submit_trains_multi_turn_on_the_qwen3_template(tmp_path):
          "--dashboard-agent-grpc-port", str(agent_grpc), "--runtime-env-agent-port", str(runtime_env),
          "--metrics-export-port", str(metrics_port), "--ray-client-server-port", str(client), "--num-cpus", "4",
          "--disable-usage-stats"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     try:
         out = tmp_path / "job"
         deadline = time.time() + 300
         while True:
-            assert head.poll() is None, "the Ray head exited"
+            assert head.poll() is None, f"the Ray head exited:\n{head_log.read_text()[-4000:]}"
             sub = subprocess.run(
                 [ray, "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", str(ROOT), "--",
                  "python", "launch/grpo.py", *_template_run("qwen3", out), "trainer.max_steps=2"],
@@ -146,8 +153,10 @@ def test_ray_job_submit_trains_multi_turn_on_the_qwen3_template(tmp_path):
         assert summary(sub.stdout)["worker_versions"] == [2, 2]  # on-policy, both steps
         _assert_trained_on_template(out, "qwen3", steps=2)
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # a head that exited may have taken its whole group with it
+            os.killpg(head.pid, signal.SIGTERM)
         head.wait(120)
+        log.close()
         shutil.rmtree(ray_tmp, ignore_errors=True)
 
 
