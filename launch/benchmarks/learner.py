@@ -6,14 +6,17 @@ demo's rollouts), same model (SmolLM2-135M + LoRA r=16, float32):
 - `trl_default`: TRL's path as configured out of the box: the whole batch padded to its longest prompt and
   completion, activation checkpointing on (GRPOConfig's default);
 - `padded_no_checkpointing`: the same padded batch without checkpointing;
-- `grouped`: ours (rl/train/batching.py): 4 length-sorted micro-batches without pad columns, no checkpointing.
+- `grouped`: 4 length-sorted micro-batches without pad columns (rl/train/batching.py), no checkpointing;
+- `grouped_labelled_only`: ours, `grouped` with TRL's fused LM head projecting only the completion positions
+  (rl/train/lm_head.py; TRL projects every position on CPU).
 
-Rounds alternate the three ways and the medians are compared, so machine noise hits all of them alike. The
+Rounds alternate the four ways and the medians are compared, so machine noise hits all of them alike. The
 gradients must agree (their relative difference is printed; float32 kernels differ by batch shape at ~1e-3).
 """
 
 from __future__ import annotations
 
+import contextlib
 import random
 import statistics
 import time
@@ -22,6 +25,7 @@ from typing import Any
 import torch
 
 from rl.train.batching import length_grouped_microbatches
+from rl.train.lm_head import labelled_positions_only
 
 TASKS, GENERATIONS = 4, 4
 
@@ -66,14 +70,15 @@ def _trainer(model_name: str, rollouts: dict[str, list], checkpointing: bool, ou
     return trainer
 
 
-def _step(trainer: Any, micro_batches: list[dict]) -> tuple[float, torch.Tensor]:
+def _step(trainer: Any, micro_batches: list[dict], labelled_only: bool) -> tuple[float, torch.Tensor]:
     """Seconds for the loss and backward over the micro-batches, and the resulting LoRA gradient."""
     trainer.current_gradient_accumulation_steps = len(micro_batches)
     trainer.args.steps_per_generation = len(micro_batches)  # the dapo normaliser reads it
     trainer.model.zero_grad()
     t = time.perf_counter()
-    for mb in micro_batches:
-        trainer.compute_loss(trainer.model, mb).backward()
+    with labelled_positions_only() if labelled_only else contextlib.nullcontext():
+        for mb in micro_batches:
+            trainer.compute_loss(trainer.model, mb).backward()
     dt = time.perf_counter() - t
     return dt, torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])
 
@@ -90,12 +95,17 @@ def run(model_name: str = "smollm2-135m", rounds: int = 3, threads: int = 2) -> 
         ckpt = _trainer(model_name, rollouts, checkpointing=True, out_dir=tmp)
         batch = plain._generate_and_score_completions([{"prompt": f"t{i // GENERATIONS}"} for i in range(TASKS * GENERATIONS)])
         grouped = length_grouped_microbatches(batch, 4)
-        ways = {"trl_default": (ckpt, [batch]), "padded_no_checkpointing": (plain, [batch]), "grouped": (plain, grouped)}
+        ways = {
+            "trl_default": (ckpt, [batch], False),
+            "padded_no_checkpointing": (plain, [batch], False),
+            "grouped": (plain, grouped, False),
+            "grouped_labelled_only": (plain, grouped, True),
+        }
         times: dict[str, list[float]] = {w: [] for w in ways}
         grads: dict[str, torch.Tensor] = {}
         for r in range(rounds + 1):  # round 0 warms up
-            for name, (trainer, mbs) in ways.items():
-                dt, grads[name] = _step(trainer, mbs)
+            for name, (trainer, mbs, labelled_only) in ways.items():
+                dt, grads[name] = _step(trainer, mbs, labelled_only)
                 if r:
                     times[name].append(dt)
     real = int(batch["prompt_mask"].sum() + batch["completion_mask"].sum())
@@ -113,6 +123,8 @@ def run(model_name: str = "smollm2-135m", rounds: int = 3, threads: int = 2) -> 
         "real_tokens_per_s": {w: round(real / s, 1) for w, s in med.items()},
         "speedup_grouped_vs_trl_default": round(med["trl_default"] / med["grouped"], 2),
         "speedup_grouped_vs_padded_no_checkpointing": round(med["padded_no_checkpointing"] / med["grouped"], 2),
+        "speedup_labelled_only_vs_grouped": round(med["grouped"] / med["grouped_labelled_only"], 2),
+        "speedup_labelled_only_vs_trl_default": round(med["trl_default"] / med["grouped_labelled_only"], 2),
         "grad_rel_diff_vs_trl_default": {w: float((g - ref).norm() / ref.norm()) for w, g in grads.items() if w != "trl_default"},
         "rounds": rounds,
     }

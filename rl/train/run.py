@@ -60,6 +60,7 @@ def trainer_kwargs(cfg: RLRunConfig, ds_config: dict | None) -> dict[str, Any]:
 def _learner_loop(config: dict[str, Any]) -> None:
     """One Ray Train worker: build the algorithm's trainer, train (or resume), save the final checkpoint."""
     from rl.train import grpo, ppo
+    from rl.train.lm_head import labelled_positions_only
 
     cfg: RLRunConfig = config["cfg"]
     torch.set_num_threads(max(1, config["torch_threads"]))
@@ -68,7 +69,8 @@ def _learner_loop(config: dict[str, Any]) -> None:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     build = {"grpo": grpo.build_learner, "ppo": ppo.build_learner}[cfg.algorithm.name]
     trainer = build(cfg, config["pool"], config["tasks"], world, config["deepspeed"])
-    trainer.train(resume_from_checkpoint=config["resume_from"])
+    with labelled_positions_only():
+        trainer.train(resume_from_checkpoint=config["resume_from"])
     if trainer.is_world_process_zero():
         save_final(trainer, trainer.processing_class, cfg)
     if torch.distributed.is_available() and torch.distributed.is_initialized():

@@ -18,6 +18,7 @@ from rl.checkpoint import load_policy, save_checkpoint
 from rl.config import SFTRunConfig, to_dict
 from rl.models import peft_lora_config
 from rl.rollout.chat import ChatRenderer
+from rl.train.lm_head import labelled_positions_only
 from rl.train.metrics import RunLogger, StepTimer, TimingCallback, refuse_stale_run
 from rl.train.sft_data import BuildReport, build_examples, read_chat_rows
 
@@ -107,7 +108,8 @@ def train_sft(cfg: SFTRunConfig, tasks: list[Task], resume: bool = False) -> dic
         model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft_config, callbacks=[TimingCallback(timer), logger]
     )
     resume_from = get_last_checkpoint(str(out)) if resume else None
-    result = trainer.train(resume_from_checkpoint=resume_from)
+    with labelled_positions_only():
+        result = trainer.train(resume_from_checkpoint=resume_from)
     final = save_checkpoint(trainer.model, tok, out / "final", merge=True, stage="sft", step=trainer.state.global_step,
                             base=cfg.model.name_or_path, tool_format=dataclasses.asdict(cfg.format), config=to_dict(cfg))
     return {

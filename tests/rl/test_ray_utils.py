@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from rl.ray_utils import CPU_MALLOC_ENV, REPO_ROOT
 
 # Page faults of three malloc/free rounds of 64 MiB (above glibc's largest mmap threshold), written in full,
@@ -33,12 +35,20 @@ def faults():
     return out
 """
 
+# One local Ray for both checks on it (a Ray start costs about 10 s here): the page faults in a worker, and the
+# addresses of the node, the GCS and a worker.
 IN_RAY = FAULTS + """
 import json, ray
 from rl.ray_utils import init_ray
 
 init_ray(2)
-print(json.dumps(ray.get(ray.remote(faults).remote())))
+@ray.remote
+def where():
+    return ray.util.get_node_ip_address()
+print(json.dumps({
+    "faults": ray.get(ray.remote(faults).remote()),
+    "addresses": [ray.nodes()[0]["NodeManagerAddress"], ray.get_runtime_context().gcs_address, ray.get(where.remote())],
+}))
 ray.shutdown()
 """
 
@@ -69,21 +79,16 @@ def test_tuned_glibc_reuses_freed_memory():
     assert max(counts[1:]) < 100, counts
 
 
-def test_init_ray_workers_get_the_allocator_settings():
-    counts = _run_json(IN_RAY)
+@pytest.fixture(scope="module")
+def in_ray() -> dict:
+    return _run_json(IN_RAY)
+
+
+def test_init_ray_workers_get_the_allocator_settings(in_ray):
+    counts = in_ray["faults"]
     assert max(counts[1:]) < 100, counts
 
 
-def test_a_local_ray_and_its_workers_stay_on_the_loopback_address():
-    code = """
-import json, ray
-from rl.ray_utils import init_ray
-init_ray(2)
-@ray.remote
-def where():
-    return ray.util.get_node_ip_address()
-print(json.dumps([ray.nodes()[0]["NodeManagerAddress"], ray.get_runtime_context().gcs_address, ray.get(where.remote())]))
-ray.shutdown()
-"""
-    node, gcs, worker = _run_json(code)
+def test_a_local_ray_and_its_workers_stay_on_the_loopback_address(in_ray):
+    node, gcs, worker = in_ray["addresses"]
     assert node == worker == "127.0.0.1" and gcs.startswith("127.0.0.1:")
