@@ -38,9 +38,8 @@ def test_rollout_bench_decodes_the_same_tokens_every_way():
 
     out = run("tiny-random", quick=True)
     pool = out["pool_throughput"]
-    for name in ("pool_1w", "pool_2w"):
-        assert {"tokens_per_s", "ratio_vs_generate", "overhead_pct", "goal_overhead_pct"} <= pool[name].keys()
-        assert pool[name]["same_tokens"]  # the pool and plain generate decoded the same greedy tokens
+    assert {"tokens_per_s", "ratio_vs_generate", "overhead_pct", "goal_overhead_pct"} <= pool["pool_2w"].keys()
+    assert pool["pool_2w"]["same_tokens"]  # the pool and plain generate decoded the same greedy tokens
     lock = out["lockstep"]
     assert {"lockstep_s", "one_by_one_s", "ratio", "goal_ratio", "kv_reuse"} <= lock.keys()
     assert lock["same_episodes"] and lock["kv_reuse"]["same_episodes"]
