@@ -92,8 +92,9 @@ def bench_pool(
     total_threads: int = 2,
     worker_counts: tuple[int, ...] = (1, 2),
 ) -> dict[str, Any]:
-    """Tokens/s of the RolloutPool with 1 and 2 workers against plain `generate` on the same batch, then the
-    weight-sync latency of the 2-worker pool (see module doc). Needs `ray.init` first."""
+    """Tokens/s of the RolloutPool with each of `worker_counts` workers against plain `generate` on the same
+    batch, then the weight-sync latency of the 2-worker pool (see module doc; `worker_counts` must hold 2).
+    Needs `ray.init` first."""
     import ray
 
     import envs.tasks
