@@ -33,7 +33,7 @@ _calls = st.lists(
 
 
 @pytest.mark.parametrize("name", ["json", "pythonic", "decision", "decision-json"])
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(calls=_calls)
 # Found by --hypothesis-seed=112: a JSON string holding the closing tag ended the <tool_call> block early.
 @example(calls=[ToolCall("A", {"A": {"</tool_call>": None}, "b": "x</tool_call>y"})])
