@@ -1,4 +1,4 @@
-"""BFCL v4 as toolgym Tasks: the AST categories, and multi_turn_base with its execution env.
+"""BFCL v4 as toolgym Tasks: the AST categories, and the four multi-turn categories with their execution env.
 
 The data ships inside the `bfcl-eval` wheel: `bfcl_eval/data/BFCL_v4_<category>.json` (one JSON
 object per line), with the answers under `data/possible_answer/`. We read the files and never import
@@ -12,7 +12,19 @@ Category mapping (`Task.category`; `metadata["bfcl_scoring"]` says how BFCL scor
     parallel_multiple, live_parallel_multiple  -> parallel_multiple  scoring "ast"
     irrelevance, live_irrelevance              -> irrelevance        scoring "irrelevance" (no call), GT [[]]
     live_relevance                             -> simple / multiple  scoring "relevance", GT [[]]
-    multi_turn_base                            -> multi_turn         scoring "multi_turn" (execution)
+    multi_turn_base, multi_turn_miss_func,     -> multi_turn         scoring "multi_turn" (execution)
+    multi_turn_miss_param, multi_turn_long_context
+
+The multi-turn categories differ only in their data, and in two things BFCL's harness does for them:
+- miss_func: the functions named in `missed_function` are left out of the tools until their turn, whose
+  question is empty in the data. There BFCL's prompting handlers send the held-out docs with "I have updated
+  some more functions you can choose from. What about now?", and so does the task's turn here (the docs as
+  JSON, where BFCL prints the Python list). The turn before it has an empty ground truth: nothing can be done
+  yet. The held-out functions stay callable throughout, as in BFCL, which executes any method of the classes.
+- long_context: BFCL loads the API classes with `long_context=True` (large directories, long outputs), for
+  the model and for the ground truth alike; `metadata["bfcl_long_context"]` tells the env.
+miss_param needs nothing: its turn with a missing value has an empty ground truth, and the next user turn
+supplies the value.
 
 live_relevance has no possible answer. BFCL counts a task as passed when the model makes at least
 one call, any call. Our ground-truth form cannot say "any call", so these tasks carry `[[]]` and
@@ -51,7 +63,9 @@ from envs.bfcl_multi_turn import (
 from envs.types import Task
 
 __all__ = [
+    "ADDITIONAL_FUNCTION_PROMPT",
     "BFCL_CATEGORIES",
+    "MULTI_TURN_CATEGORIES",
     "BFCLEnv",
     "check_multi_turn",
     "compare_state",
@@ -78,8 +92,14 @@ _CATEGORY_MAP: dict[str, tuple[str | None, str]] = {
     "live_irrelevance": ("irrelevance", "irrelevance"),
     "live_relevance": (None, "relevance"),
     "multi_turn_base": ("multi_turn", "multi_turn"),
+    "multi_turn_miss_func": ("multi_turn", "multi_turn"),
+    "multi_turn_miss_param": ("multi_turn", "multi_turn"),
+    "multi_turn_long_context": ("multi_turn", "multi_turn"),
 }
 BFCL_CATEGORIES: tuple[str, ...] = tuple(_CATEGORY_MAP)
+MULTI_TURN_CATEGORIES: tuple[str, ...] = tuple(c for c, (_, scoring) in _CATEGORY_MAP.items() if scoring == "multi_turn")
+# bfcl_eval/constants/default_prompts.py, DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC (a test checks the copy).
+ADDITIONAL_FUNCTION_PROMPT = "I have updated some more functions you can choose from. What about now?"
 
 
 def data_dir() -> Path:
@@ -111,7 +131,8 @@ def load(category: str, limit: int | None = None) -> list[Task]:
         `ground_truth` in possible-answer form (one entry per turn), `domains` = [] and `metadata`
         `{"source": "bfcl", "bfcl_category", "bfcl_scoring", ...}`. Multi-turn tasks also carry
         `initial_state` = BFCL `initial_config`, and `metadata["bfcl_involved_classes"]`,
-        `["bfcl_ground_truth_calls"]` (the raw call strings per turn) and `["bfcl_path"]`.
+        `["bfcl_ground_truth_calls"]` (the raw call strings per turn) and `["bfcl_path"]`; miss_func tasks
+        also `["bfcl_held_out_tools"]` (`{turn: [docs]}`), and long_context tasks `["bfcl_long_context"]`.
 
     Raises:
         ValueError: Unknown category (the message lists the known ones).
@@ -125,7 +146,7 @@ def load(category: str, limit: int | None = None) -> list[Task]:
     answers = (
         {a["id"]: a["ground_truth"] for a in _read_jsonl(answer_file, None)} if answer_file.exists() else {}
     )
-    if category == "multi_turn_base":
+    if category in MULTI_TURN_CATEGORIES:
         docs = _FuncDocs(root / "multi_turn_func_doc")
         return [_multi_turn_task(row, answers, docs, category) for row in rows]
     return [_single_turn_task(row, answers, category) for row in rows]
@@ -182,16 +203,29 @@ def _multi_turn_task(row: dict[str, Any], answers: dict[str, Any], docs: _FuncDo
         "bfcl_ground_truth_calls": raw_gt,
         "bfcl_path": row.get("path", []),
     }
-    # Present in some rows or other multi-turn categories; BFCL's loader does not act on
-    # excluded_function, and missed_function only exists in multi_turn_miss_func. Kept for reference.
-    for key in ("excluded_function", "missed_function"):
-        if key in row:
-            metadata[f"bfcl_{key}"] = row[key]
+    tools = [doc for cls in classes for doc in docs[cls]]
+    turns = [list(turn) for turn in row["question"]]
+    # excluded_function: BFCL's harness does not act on it either. Kept for reference.
+    if "excluded_function" in row:
+        metadata["bfcl_excluded_function"] = row["excluded_function"]
+    if row.get("missed_function"):
+        held_out: dict[str, list[dict[str, Any]]] = {}
+        for turn, names in sorted(row["missed_function"].items(), key=lambda kv: int(kv[0])):
+            by_name = {doc["name"]: doc for doc in tools}
+            held_out[turn] = [by_name[n] for n in names if n in by_name]  # in BFCL's order: the names'
+            if len(held_out[turn]) != len(names) or turns[int(turn)]:
+                raise ValueError(f"BFCL {category} {row['id']!r}: turn {turn} must be empty and hold out {names}")
+            turns[int(turn)] = [{"role": "user", "content": f"{json.dumps(held_out[turn])}\n{ADDITIONAL_FUNCTION_PROMPT}"}]
+        shown_later = {doc["name"] for docs_ in held_out.values() for doc in docs_}
+        tools = [doc for doc in tools if doc["name"] not in shown_later]
+        metadata["bfcl_held_out_tools"] = held_out
+    if category == "multi_turn_long_context":
+        metadata["bfcl_long_context"] = True
     return Task(
         id=row["id"],
         category=_CATEGORY_MAP[category][0],
-        turns=row["question"],
-        tools=[doc for cls in classes for doc in docs[cls]],
+        turns=turns,
+        tools=tools,
         ground_truth=ground_truth,
         domains=[],
         initial_state=row.get("initial_config", {}),

@@ -251,7 +251,7 @@ class BFCLEnv(BaseEnv):
     (envs/env.py: validation, the per-call time limit of envs/timeout.py, output truncation).
 
     Each `reset` builds fresh instances of the task's involved classes. It loads them with
-    `_load_scenario(initial_config[class], long_context=False)`, as BFCL does. Calls are dispatched
+    `_load_scenario(initial_config[class], long_context=...)`, True for multi_turn_long_context, as BFCL does. Calls are dispatched
     to the public methods that the task's tools name. BFCL's classes seed their own RNGs from the
     scenario, so `seed` changes nothing: episodes are deterministic.
 
@@ -286,14 +286,18 @@ class BFCLEnv(BaseEnv):
             raise ValueError(
                 f"task {task.id!r} has no metadata['bfcl_involved_classes']; not a BFCL multi-turn task"
             )
-        allowed = {tool_name(t) for t in task.tools}
+        # Functions held out until a later turn (miss_func) are callable from the start: BFCL executes any
+        # method of the classes, offered or not.
+        held_out = [doc for docs in task.metadata.get("bfcl_held_out_tools", {}).values() for doc in docs]
+        allowed = {tool_name(t) for t in [*task.tools, *held_out]}
+        long_context = bool(task.metadata.get("bfcl_long_context", False))
         instances: dict[str, Any] = {}
         methods: dict[str, Callable[..., Any]] = {}
         for cls in classes:
             instance = _api_class(cls)()
             if cls not in STATELESS_CLASSES:
                 # Deep copy: `_load_scenario` keeps references into the config it is given.
-                instance._load_scenario(copy.deepcopy(task.initial_state.get(cls, {})), long_context=False)
+                instance._load_scenario(copy.deepcopy(task.initial_state.get(cls, {})), long_context=long_context)
             instances[cls] = instance
             for name, method in inspect.getmembers(instance, predicate=inspect.ismethod):
                 if not name.startswith("_") and name in allowed:

@@ -5,6 +5,8 @@
 
 SPEC is an alias (smollm2-135m, tiny-random), a checkpoint directory, or a hub id. Decoding is greedy with the
 training engine and format (from --config, default configs/eval.yaml). Writes JSON, a Markdown table and a PNG.
+Finished tasks go to OUT's .tasks.jsonl as they finish: killed and rerun with the same settings, the evaluation
+resumes from them and says so (--fresh starts over).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "configs" / "eval.yaml"))
     ap.add_argument("--workers", type=int, default=0, help="Ray rollout workers (0: in this process)")
     ap.add_argument("--batch-size", type=int, default=50, help="tasks per lockstep batch (per worker)")
+    ap.add_argument("--fresh", action="store_true", help="ignore the finished tasks of an earlier run of this --out")
     ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="print per-category deltas B - A")
     ap.add_argument("overrides", nargs="*", help="key.path=value config overrides")
     args = ap.parse_args(argv)
@@ -57,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
         from rl.ray_utils import init_ray
 
         init_ray(args.workers * cfg.rollout.cpus_per_worker)
-    results = ev.evaluate(cfg, args.benchmark, tasks, workers=args.workers, batch_size=args.batch_size, progress=args.benchmark)
+    journal = Path(args.out).with_suffix(".tasks.jsonl")
+    if args.fresh:
+        journal.unlink(missing_ok=True)
+    results = ev.evaluate(cfg, args.benchmark, tasks, workers=args.workers, batch_size=args.batch_size,
+                          progress=args.benchmark, journal=journal)
     paths = ev.write_outputs(results, args.out)
     print(ev.markdown(results))
     print(json.dumps(paths))
@@ -69,11 +76,15 @@ def load_benchmark(cfg, benchmark: str, categories: list[str] | None, limit: int
     from rl.data import load_tasks
 
     if benchmark == "bfcl":
+        from rl.eval.bfcl_score import ALL_CATEGORIES, NOT_RUN
         from rl.eval.evaluate import BFCL_CATEGORIES
 
-        unknown = sorted(set(categories or []) - set(BFCL_CATEGORIES))
+        unknown = sorted(set(categories or []) - set(ALL_CATEGORIES))
         if unknown:
-            raise SystemExit(f"unknown BFCL categories {unknown}; known: {BFCL_CATEGORIES}")
+            raise SystemExit(f"unknown BFCL categories {unknown}; BFCL v4 has: {', '.join(ALL_CATEGORIES)}")
+        cannot = [f"{c} ({NOT_RUN[c]})" for c in categories or [] if c in NOT_RUN]
+        if cannot:
+            raise SystemExit(f"these BFCL categories cannot run here: {'; '.join(cannot)}")
         cats = categories or BFCL_CATEGORIES
         if limit is None:
             from envs import bfcl

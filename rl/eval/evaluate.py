@@ -7,7 +7,9 @@
 Verdicts:
     BFCL AST categories: the strict verdict of rewards.ast_match on the first turn.
     BFCL irrelevance / live_irrelevance: no call.  live_relevance: at least one call (BFCL's rule).
-    BFCL multi_turn_base: BFCL's multi-turn execution checker on its own API classes.
+    BFCL multi_turn_*: BFCL's multi-turn execution checker on its own API classes.
+    BFCL summaries and the overall score: rl/eval/bfcl_score.py (N/A unless every part ran, and a labelled
+    partial score beside it).
     toolgym: strict AST accuracy (every turn), execution success, and the run's reward.
 """
 
@@ -16,19 +18,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 import random
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from envs.types import Task
 from rl.config import EvalRunConfig
+from rl.eval import bfcl_score
 from rl.rollout.episodes import Trajectory
 
-BFCL_NON_LIVE = ["simple_python", "multiple", "parallel", "parallel_multiple"]
-BFCL_LIVE = ["live_simple", "live_multiple", "live_parallel", "live_parallel_multiple"]
-BFCL_CATEGORIES = [*BFCL_NON_LIVE, *BFCL_LIVE, "irrelevance", "live_irrelevance", "live_relevance", "multi_turn_base"]
+# The BFCL categories that run here, in BFCL's order; the others are listed with the reason in bfcl_score.NOT_RUN.
+BFCL_CATEGORIES = [c for c in bfcl_score.ALL_CATEGORIES if c not in bfcl_score.NOT_RUN]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -36,19 +40,24 @@ BFCL_CATEGORIES = [*BFCL_NON_LIVE, *BFCL_LIVE, "irrelevance", "live_irrelevance"
 # ---------------------------------------------------------------------------------------------------
 
 
-def run_episodes(cfg: EvalRunConfig, tasks: list[Task], *, workers: int = 0, batch_size: int = 16, progress: str = "") -> list[Trajectory]:
-    """Greedy episodes for `tasks` with `cfg.model`; in-process, or over `workers` Ray rollout workers.
+def run_episodes(cfg: EvalRunConfig, tasks: list[Task], *, workers: int = 0, batch_size: int = 16,
+                 done: frozenset[str] = frozenset()) -> Iterator[list[Trajectory]]:
+    """Greedy episodes for `tasks` with `cfg.model`, in-process or over `workers` Ray rollout workers, yielded a
+    unit at a time as each unit finishes (a batch; with workers, one batch per worker).
 
-    Tasks are sorted by prompt size before batching, so a batch holds similar lengths (little padding).
+    Tasks are sorted by prompt size before batching, so a batch holds similar lengths (little padding). The
+    units are cut from the whole of `tasks`, and a unit whose tasks are all in `done` is skipped: a resumed
+    evaluation plays every other task in the very batch it had, so its greedy replies are the same.
     """
-    from tqdm.auto import tqdm
-
     from rl.rollout.pool import RolloutSetup
 
     order = sorted(range(len(tasks)), key=lambda i: len(json.dumps(tasks[i].tools)) + len(json.dumps(tasks[i].turns)))
     batches = [[tasks[i] for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
-    by_id: dict[str, Trajectory] = {}
-    bar = tqdm(total=len(tasks), desc=progress or "eval", unit="task", dynamic_ncols=True)
+    per_unit = max(workers, 1)
+    units = [[t for b in batches[k : k + per_unit] for t in b] for k in range(0, len(batches), per_unit)]
+    units = [u for u in units if not all(t.id in done for t in u)]
+    if not units:
+        return
     if workers > 0:
         import ray
 
@@ -58,16 +67,10 @@ def run_episodes(cfg: EvalRunConfig, tasks: list[Task], *, workers: int = 0, bat
         pcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=absolute_spec(cfg.model.name_or_path)))
         pool = RolloutPool.remote(RolloutSetup.of(pcfg).with_workers(workers))
         try:
-            # Each worker gets a whole batch at a time; all workers busy at once.
-            pending = []
-            for k in range(0, len(batches), workers):
-                group = [t for b in batches[k : k + workers] for t in b]
-                pending.append(pool.rollout.remote([{"task": t, "seed": None, "sample_index": 0} for t in group]))
+            # The pool shards a unit over its workers, a whole batch each: all workers busy at once.
+            pending = [pool.rollout.remote([{"task": t, "seed": None, "sample_index": 0} for t in u]) for u in units]
             for ref in pending:
-                trajs, _ = ray.get(ref)
-                for tr in trajs:
-                    by_id[tr.task_id] = tr
-                bar.update(len(trajs))
+                yield ray.get(ref)[0]
         finally:
             ray.kill(pool)
     else:
@@ -77,13 +80,49 @@ def run_episodes(cfg: EvalRunConfig, tasks: list[Task], *, workers: int = 0, bat
         model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, allow_download=cfg.model.allow_download,
                                  fmt=cfg.format)
         runner = build_runner(RolloutSetup.of(cfg), model, tok)
-        for b in batches:
-            trajs, _ = runner.run(b, [None] * len(b))
-            for tr in trajs:
-                by_id[tr.task_id] = tr
-            bar.update(len(trajs))
-    bar.close()
-    return [by_id[t.id] for t in tasks]
+        for u in units:
+            yield runner.run(u, [None] * len(u))[0]
+
+
+class TaskJournal:
+    """The rows of finished tasks, appended to a JSONL file as they finish, so that a killed evaluation resumes.
+
+    The first line records what the rows depend on (model, benchmark, format, decoding, limits, data version and
+    the task ids). A journal written for anything else is started over, never mixed in. Each unit of tasks is
+    appended in one write and synced; a line cut short by a kill is ignored, and its unit runs again.
+    """
+
+    def __init__(self, path: str | Path, header: dict[str, Any]) -> None:
+        self.path = Path(path)
+        self.rows: dict[str, dict[str, Any]] = {}
+        self.note = ""
+        header = json.loads(json.dumps(header))
+        lines = self.path.read_text(encoding="utf-8").splitlines() if self.path.is_file() else []
+        if lines and _json_or_none(lines[0]) == {"header": header}:
+            for line in lines[1:]:
+                row = _json_or_none(line)
+                if isinstance(row, dict) and "id" in row:
+                    self.rows[row["id"]] = row
+            self.note = f"resuming from {self.path}: {len(self.rows)} task(s) already evaluated"
+        else:
+            if lines:
+                self.note = f"{self.path} was written for another evaluation; starting over"
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps({"header": header}) + "\n", encoding="utf-8")
+
+    def append(self, rows: list[dict[str, Any]]) -> None:
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write("".join(json.dumps(_nan_to_none(r)) + "\n" for r in rows))
+            f.flush()
+            os.fsync(f.fileno())
+        self.rows.update((r["id"], r) for r in rows)
+
+
+def _json_or_none(line: str) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError:
+        return None
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -147,17 +186,11 @@ def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
     cats = {c: {"n": len(rs), **{m: _mean([float(r[m]) for r in rs]) for m in metrics}} for c, rs in sorted(by_cat.items())}
     out: dict[str, Any] = {"categories": cats, "overall": {"n": len(rows), **{m: _mean([float(r[m]) for r in rows]) for m in metrics}}}
     if benchmark == "bfcl":
-        acc = {c: v["valid"] for c, v in cats.items()}
-        n = {c: v["n"] for c, v in cats.items()}
-        live = [c for c in BFCL_LIVE if c in acc]
-        out["summaries"] = {
-            # BFCL: non-live AST is the unweighted mean of its four categories; live is weighted by count.
-            "non_live_ast": _mean([acc[c] for c in BFCL_NON_LIVE if c in acc]),
-            "live_ast": sum(acc[c] * n[c] for c in live) / sum(n[c] for c in live) if live else float("nan"),
-            "irrelevance": _mean([acc[c] for c in ("irrelevance", "live_irrelevance") if c in acc]),
-            "relevance": acc.get("live_relevance", float("nan")),
-            "multi_turn": acc.get("multi_turn_base", float("nan")),
-        }
+        out.update(bfcl_score.summarize({c: (v["valid"], v["n"]) for c, v in cats.items()}))
+        # Every BFCL category has a key; one that cannot run here says why.
+        for c, why in bfcl_score.NOT_RUN.items():
+            cats[c] = {"n": 0, "valid": None, "reward": None, "not_run": why}
+        out["categories"] = {c: cats[c] for c in bfcl_score.ALL_CATEGORIES if c in cats}
     else:
         by_dom: dict[str, list[dict]] = defaultdict(list)
         for r in rows:
@@ -174,34 +207,67 @@ def evaluate(
     workers: int = 0,
     batch_size: int = 16,
     progress: str = "",
+    journal: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Plays and scores every task; returns the results document (JSON-serialisable)."""
+    """Plays and scores every task; returns the results document (JSON-serialisable).
+
+    Args:
+        cfg: The evaluation config (model, format, rollout limits).
+        benchmark: "bfcl" or "toolgym".
+        tasks: The tasks, each scored once.
+        workers: Ray rollout workers; 0 plays in this process.
+        batch_size: Tasks per lockstep batch (per worker).
+        progress: The progress bar's label.
+        journal: A JSONL file of finished tasks (`TaskJournal`). A rerun with the same settings skips them and
+            says so, and its results equal an uninterrupted run's.
+    """
+    from tqdm.auto import tqdm
+
     t0 = time.perf_counter()
-    # Tasks without a world to act in (BFCL's AST categories: a schema-only env) are judged on the first
-    # message alone, so their episodes stop there instead of generating follow-ups nobody scores.
-    one_shot = [t for t in tasks if not t.domains and "bfcl_involved_classes" not in t.metadata]
-    one_shot_ids = {t.id for t in one_shot}
-    acting = [t for t in tasks if t.id not in one_shot_ids]
-    by_id: dict[str, Trajectory] = {}
-    for group, max_turns in ((one_shot, 1), (acting, cfg.rollout.max_turns)):
-        if group:
-            gcfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_turns=max_turns))
-            for tr in run_episodes(gcfg, group, workers=workers, batch_size=batch_size, progress=progress):
-                by_id[tr.task_id] = tr
-    trajs = [by_id[t.id] for t in tasks]
-    rows = [task_row(t, tr, benchmark) for t, tr in zip(tasks, trajs, strict=True)]
-    return {
+    meta = {
         "model": cfg.model.name_or_path,
         "benchmark": benchmark,
         "format": dataclasses.asdict(cfg.format),
         "decoding": "greedy",
         "seed": cfg.data.seed,
-        "limits": {"max_turns": cfg.rollout.max_turns, "max_new_tokens": cfg.rollout.max_new_tokens},
+        "limits": {"max_turns": cfg.rollout.max_turns, "max_new_tokens": cfg.rollout.max_new_tokens,
+                   "max_total_tokens": cfg.rollout.max_total_tokens},
+        "data_version": data_version(benchmark),
         "reward_weights": dict(cfg.rewards.components),
-        "wall_s": round(time.perf_counter() - t0, 1),
-        **aggregate(rows, benchmark),
-        "per_task": rows,
     }
+    log = TaskJournal(journal, {**meta, "tasks": [t.id for t in tasks]}) if journal else None
+    rows: dict[str, dict[str, Any]] = dict(log.rows) if log else {}
+    if log and log.note:
+        print(f"[toolgym] {progress or 'eval'}: {log.note}", flush=True)
+    bar = tqdm(total=len(tasks), initial=len(rows), desc=progress or "eval", unit="task", dynamic_ncols=True)
+    by_id = {t.id: t for t in tasks}
+    # Tasks without a world to act in (BFCL's AST categories: a schema-only env) are judged on the first
+    # message alone, so their episodes stop there instead of generating follow-ups nobody scores.
+    one_shot = [t for t in tasks if not t.domains and "bfcl_involved_classes" not in t.metadata]
+    one_shot_ids = {t.id for t in one_shot}
+    acting = [t for t in tasks if t.id not in one_shot_ids]
+    for group, max_turns in ((one_shot, 1), (acting, cfg.rollout.max_turns)):
+        gcfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_turns=max_turns))
+        for trajs in run_episodes(gcfg, group, workers=workers, batch_size=batch_size, done=frozenset(rows)):
+            new = [task_row(by_id[tr.task_id], tr, benchmark) for tr in trajs]
+            if log:
+                log.append(new)
+            rows.update((r["id"], r) for r in new)
+            bar.update(len(new))
+    bar.close()
+    ordered = [rows[t.id] for t in tasks]
+    return {**meta, "wall_s": round(time.perf_counter() - t0, 1), **aggregate(ordered, benchmark), "per_task": ordered}
+
+
+def data_version(benchmark: str) -> str:
+    """The version of the data a benchmark's tasks come from: the bfcl-eval wheel, or this toolgym's generator."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    dist = "bfcl-eval" if benchmark == "bfcl" else "toolgym"
+    try:
+        return f"{dist}=={version(dist)}"
+    except PackageNotFoundError:
+        return f"{dist} (not installed as a package)"
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -220,11 +286,18 @@ def markdown(results: dict[str, Any]) -> str:
     head = "| category | n | " + " | ".join(f"{m} %" for m in metrics) + " | reward |"
     lines = [f"### {b}: {results['model']}", "", head, "|" + "---|" * (len(metrics) + 3)]
     for c, v in results["categories"].items():
+        if "not_run" in v:
+            continue  # listed under "Not run here"
         lines.append(f"| {c} | {v['n']} | " + " | ".join(pct(v[m]) for m in metrics) + f" | {v['reward']:.3f} |")
     o = results["overall"]
     lines.append(f"| **overall** | {o['n']} | " + " | ".join(pct(o[m]) for m in metrics) + f" | {o['reward']:.3f} |")
     if "summaries" in results:
-        lines += ["", "| summary | % |", "|---|---|"] + [f"| {k} | {pct(v)} |" for k, v in results["summaries"].items()]
+        partial = results["partial"]
+        lines += ["", "| BFCL summary | % (N/A unless every part ran) | % over the parts that ran |", "|---|---|---|"]
+        lines += [f"| {k} | {pct(v)} | {pct(partial[k])} |" for k, v in results["summaries"].items()]
+        lines += ["", f"Right column: {partial['label']}. The partial overall covers {partial['overall_covers']}."]
+        not_run = {c: v["not_run"] for c, v in results["categories"].items() if "not_run" in v}
+        lines += ["", "Not run here:"] + [f"- {c}: {why}" for c, why in not_run.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -237,7 +310,7 @@ def chart(results_list: list[dict[str, Any]], path: str | Path, metric: str | No
 
     b = results_list[0]["benchmark"]
     metric = metric or ("valid" if b == "bfcl" else "ast_valid")
-    cats = sorted({c for r in results_list for c in r["categories"]})
+    cats = sorted({c for r in results_list for c, v in r["categories"].items() if "not_run" not in v})
     width = 0.8 / len(results_list)
     fig, ax = plt.subplots(figsize=(max(6, 0.9 * len(cats) + 2), 4))
     for k, r in enumerate(results_list):

@@ -5,12 +5,15 @@ its state checker next to ours. Both modules import cleanly without SDKs. Tests 
 oracles; `envs` never imports them.
 """
 
+import dataclasses
 import json
+import random
 import subprocess
 import sys
 import threading
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -35,6 +38,9 @@ EXPECTED_CATEGORY = {
     "irrelevance": "irrelevance",
     "live_irrelevance": "irrelevance",
     "multi_turn_base": "multi_turn",
+    "multi_turn_miss_func": "multi_turn",
+    "multi_turn_miss_param": "multi_turn",
+    "multi_turn_long_context": "multi_turn",
 }
 
 
@@ -65,12 +71,14 @@ def test_load_reads_every_row_and_round_trips(category):
     assert [t.id for t in tasks] == [r["id"] for r in raw]
     for task, row in zip(tasks, raw, strict=True):
         assert Task.from_json(task.to_json()) == task
-        assert task.turns == row["question"]
+        held_out = task.metadata.get("bfcl_held_out_tools", {})  # miss_func: those turns are filled in
+        assert [q for k, q in enumerate(task.turns) if str(k) not in held_out] == \
+            [q for k, q in enumerate(row["question"]) if str(k) not in held_out]
         assert task.domains == []
         assert task.metadata["source"] == "bfcl" and task.metadata["bfcl_category"] == category
-        if category in EXPECTED_CATEGORY:
+        if category in EXPECTED_CATEGORY:  # live_relevance: "simple" or "multiple" by tool count
             assert task.category == EXPECTED_CATEGORY[category]
-        if category != "multi_turn_base":
+        if category not in bfcl.MULTI_TURN_CATEGORIES:
             assert task.tools == row["function"]
 
 
@@ -138,6 +146,37 @@ def test_multi_turn_task_fields(multi_turn):
     ]
     # `sort('final_report.pdf')` is positional in BFCL; it is named from the method's signature.
     assert first.ground_truth[2] == [{"sort": {"file_name": ["final_report.pdf"]}}]
+
+
+def test_miss_func_holds_its_functions_back_until_their_turn_and_long_context_loads_long_scenarios():
+    from bfcl_eval.constants.default_prompts import DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC
+
+    assert bfcl.ADDITIONAL_FUNCTION_PROMPT == DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC
+    rows = {r["id"]: r for r in _raw("multi_turn_miss_func")}
+    tasks = bfcl.load("multi_turn_miss_func")
+    for task in tasks:
+        row = rows[task.id]
+        held = task.metadata["bfcl_held_out_tools"]
+        assert {k: [d["name"] for d in docs] for k, docs in held.items()} == row["missed_function"]
+        names = {tool_name(t) for t in task.tools}
+        for k, docs in held.items():
+            assert row["question"][int(k)] == []  # the data's turn is empty; the harness speaks it
+            (message,) = task.turns[int(k)]
+            assert message["role"] == "user" and message["content"].endswith(bfcl.ADDITIONAL_FUNCTION_PROMPT)
+            assert json.loads(message["content"].split("\n")[0]) == docs
+            assert not names & {d["name"] for d in docs}  # not offered before their turn
+    # A held-out function is callable before it is offered, as in BFCL (which executes any method).
+    task = tasks[0]
+    name = task.metadata["bfcl_held_out_tools"]["3"][0]["name"]
+    env = bfcl.make_bfcl_env(task)
+    assert name not in {t["function"]["name"] for t in env.tools}
+    (result,) = env.step([ToolCall(name, {"file_name": "nothing.txt"})])
+    assert "unknown" not in str(result.error or "").lower()
+
+    base, long = bfcl.load("multi_turn_base", limit=1)[0], bfcl.load("multi_turn_long_context", limit=1)[0]
+    assert long.metadata["bfcl_long_context"] and "bfcl_long_context" not in base.metadata
+    short_env = bfcl.make_bfcl_env(dataclasses.replace(long, metadata={**long.metadata, "bfcl_long_context": False}))
+    assert len(json.dumps(bfcl.make_bfcl_env(long).state())) > 2 * len(json.dumps(short_env.state()))
 
 
 def test_class_mappings_match_bfcl_constants():
@@ -228,59 +267,54 @@ def test_compare_state_agrees_with_bfcl_state_checker(multi_turn):
     assert checked > 10  # the perturbation really changes state in many tasks
 
 
-def _play(task, turns_of_calls):
+def _play(task, turns_of_calls, max_output_chars=1000):
     """Runs calls turn by turn on our env; returns per-turn result strings and states."""
-    env = bfcl.make_bfcl_env(task)
+    env = bfcl.make_bfcl_env(task, max_output_chars=max_output_chars)
     results, states = [], []
-    for calls in turns_of_calls:
-        results.append([bfcl.result_text(r) for r in env.step(calls)])
-        states.append(env.state())
+    try:
+        for calls in turns_of_calls:
+            results.append([bfcl.result_text(r) for r in env.step(calls)])
+            states.append(env.state())
+    finally:
+        env.close()
     return results, states
 
 
-def _perturb(strings, calls, task_index):
-    """Drops one ground-truth call, choosing the turn by task index so that every turn position is hit."""
-    nonempty = [k for k, turn in enumerate(strings) if turn]
-    k = nonempty[task_index % len(nonempty)]
-    strings = [list(t) for t in strings]
-    calls = [list(t) for t in calls]
-    drop = task_index % len(strings[k])
-    del strings[k][drop], calls[k][drop]
-    return strings, calls
+# BFCL's response check compares whole result strings; the env's `max_output_chars` only shortens what the
+# policy is shown. The differential test runs without truncation.
+NO_TRUNCATION = 10**9
 
 
-def test_check_multi_turn_agrees_with_bfcl_checker(multi_turn, replays):
-    from bfcl_eval.eval_checker.multi_turn_eval.multi_turn_checker import multi_turn_checker
+@pytest.mark.parametrize("category", bfcl.MULTI_TURN_CATEGORIES)
+def test_check_multi_turn_agrees_with_the_official_checker_on_perturbed_executions(category):
+    """Every task of the category, as its ground truth and as each perturbation of tests/oracles/bfcl_multi_turn.py,
+    played on our env and scored by both checkers: the same verdict, and the same error type on every failure."""
+    from tests.oracles.bfcl_multi_turn import PERTURBATIONS, official_verdict, perturbations
 
-    verdicts = []
-    for i, task in enumerate(multi_turn):
-        gt_strings = task.metadata["bfcl_ground_truth_calls"]
-        strings, calls = gt_strings, bfcl.ground_truth_calls(task)
-        if i % 4:  # every fourth task plays the ground truth itself, the rest drop one call
-            strings, calls = _perturb(strings, calls, i)
-        ours = bfcl.check_multi_turn(task, *_play(task, calls), replays[task.id])
-        row = {
-            "id": task.id,
-            "initial_config": task.initial_state,
-            "involved_classes": task.metadata["bfcl_involved_classes"],
-        }
-        # BFCL's decoded model output: per turn, a list of steps, each a list of call strings.
-        decoded = [[turn] if turn else [] for turn in strings]
-        theirs = multi_turn_checker(
-            decoded, gt_strings, row, "multi_turn_base", f"toolgym_{uuid.uuid4().hex}"
-        )
-        assert ours["valid"] == theirs["valid"], (task.id, ours, theirs)
-        if not theirs["valid"]:
-            assert ours["error_type"] == theirs["error_type"], task.id
-        verdicts.append(ours["error_type"])
-    # Every failure kind BFCL reports on a wrong trajectory is exercised, and the ground truth passes.
-    assert set(verdicts) == {
-        "multi_turn:instance_state_mismatch",
-        "multi_turn:execution_response_mismatch",
-        "multi_turn:empty_turn_model_response",
-        None,
-    }
-    assert verdicts.count(None) == len(multi_turn[::4])
+    rng = random.Random(category)
+    kinds, verdicts, disagreements = Counter(), Counter(), []
+    for task in bfcl.load(category):
+        gt = bfcl.replay(task, max_output_chars=NO_TRUNCATION)
+
+        def keeps_state(turns, k, task=task, gt=gt):
+            return _play(task, turns[: k + 1], NO_TRUNCATION)[1][k] == gt[k]["state"]
+
+        for kind, turns in perturbations(task, bfcl.ground_truth_calls(task), rng, keeps_state).items():
+            ours = bfcl.check_multi_turn(task, *_play(task, turns, NO_TRUNCATION), gt)
+            theirs = official_verdict(task, turns)
+            if ours["valid"] != theirs["valid"] or (not ours["valid"] and ours["error_type"] != theirs["error_type"]):
+                disagreements.append((task.id, kind, ours, str(theirs)[:500]))
+            kinds[kind] += 1
+            verdicts[(kind, theirs.get("error_type"))] += 1
+    assert disagreements == []
+    assert kinds["ground_truth"] == 200 and verdicts[("ground_truth", None)] == 200  # the ground truth passes
+    assert sum(kinds.values()) - kinds["ground_truth"] >= 1000  # x 4 categories: >= 4,000 perturbed executions
+    assert set(kinds) == {"ground_truth", *PERTURBATIONS}
+    # Each failure BFCL reports on a wrong execution is exercised, each by the perturbation meant for it.
+    assert verdicts[("empty_turn", "multi_turn:empty_turn_model_response")] == kinds["empty_turn"]
+    assert verdicts[("missing_response", "multi_turn:execution_response_mismatch")] > 50
+    assert verdicts[("wrong_argument", "multi_turn:instance_state_mismatch")] > 50
+    assert verdicts[("reordered_calls", "multi_turn:instance_state_mismatch")] > 0
 
 
 def test_check_multi_turn_skips_empty_ground_truth_turns(multi_turn, replays):

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,20 +22,49 @@ def _run(args, timeout=900):
 
 
 @pytest.mark.integration
-def test_bfcl_eval_of_tiny_random_has_every_category_and_the_summaries(tmp_path):
+def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes_to_the_same_json(tmp_path):
+    from rl.eval.bfcl_score import ALL_CATEGORIES, NOT_RUN
     from rl.eval.evaluate import BFCL_CATEGORIES
 
-    out = tmp_path / "bfcl.json"
-    _run(["launch/eval.py", "--benchmark", "bfcl", "--model", "tiny-random", "--limit", "5", "--out", str(out),
-          "rollout.max_new_tokens=16"])
-    res = json.loads(out.read_text())
-    assert sorted(res["categories"]) == sorted(BFCL_CATEGORIES)
-    assert all(v["n"] == 5 for v in res["categories"].values())
-    assert set(res["summaries"]) == {"non_live_ast", "live_ast", "irrelevance", "relevance", "multi_turn"}
-    assert res["decoding"] == "greedy" and "seed" in res
-    assert out.with_suffix(".md").read_text().count("|") > 20 and out.with_suffix(".png").stat().st_size > 1000
+    def args(out):
+        return ["launch/eval.py", "--benchmark", "bfcl", "--model", "tiny-random", "--limit", "3", "--out", str(out),
+                "--batch-size", "2", "rollout.max_new_tokens=16"]
+
+    whole = tmp_path / "whole.json"
+    _run(args(whole))
+    res = json.loads(whole.read_text())
+    assert list(res["categories"]) == list(ALL_CATEGORIES)  # every BFCL v4 category has a key
+    for c, v in res["categories"].items():
+        assert (v["n"], "not_run" in v) == ((0, True) if c in NOT_RUN else (3, False)), c
+    assert set(res["summaries"]) == {"non_live", "live", "irrelevance", "relevance", "multi_turn", "web_search", "memory",
+                                     "agentic", "overall"}
+    assert res["summaries"]["overall"] is None and res["partial"]["overall"] is not None  # Java, memory, web: not run
+    assert "not a leaderboard number" in res["partial"]["label"]
+    assert res["decoding"] == "greedy" and "seed" in res and res["data_version"] == "bfcl-eval==2026.3.23"
+    assert res["format"]["name"] and res["limits"]["max_new_tokens"] == 16
+    assert whole.with_suffix(".md").read_text().count("|") > 20 and whole.with_suffix(".png").stat().st_size > 1000
     # A random model calls nothing sensible: irrelevance passes, AST categories fail.
-    assert res["categories"]["simple_python"]["valid"] == 0.0
+    assert res["categories"]["simple_python"]["valid"] == 0.0 and res["categories"]["irrelevance"]["valid"] == 1.0
+
+    # Killed once some tasks are journaled, then rerun: it resumes, redoes none, and ends with the same JSON.
+    resumed = tmp_path / "resumed.json"
+    journal = resumed.with_suffix(".tasks.jsonl")
+    proc = subprocess.Popen([PY, *args(resumed)], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        while proc.poll() is None and not (journal.is_file() and journal.read_text().count("\n") > 1):
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    done_before = journal.read_text().count("\n") - 1
+    total = 3 * len(BFCL_CATEGORIES)
+    assert 0 < done_before < total
+    rerun = _run(args(resumed))
+    assert f"{done_before} task(s) already evaluated" in rerun.stdout + rerun.stderr
+    ids = [json.loads(line)["id"] for line in journal.read_text().splitlines()[1:]]
+    assert len(ids) == len(set(ids)) == total  # no finished task was played again
+    again = json.loads(resumed.read_text())
+    assert {k: v for k, v in again.items() if k != "wall_s"} == {k: v for k, v in res.items() if k != "wall_s"}
 
 
 @pytest.mark.integration

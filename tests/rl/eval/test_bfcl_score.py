@@ -1,0 +1,70 @@
+"""rl/eval/bfcl_score.py: BFCL's summaries and overall score, against BFCL's own category lists and weights."""
+
+import ast
+
+import pytest
+
+from envs import bfcl
+from rl.eval import bfcl_score
+from rl.eval.evaluate import BFCL_CATEGORIES
+
+
+def test_categories_are_bfcl_s_and_every_one_runs_or_says_why():
+    from bfcl_eval.constants import category_mapping  # imports nothing else
+
+    assert set(bfcl_score.ALL_CATEGORIES) == set(category_mapping.ALL_CATEGORIES)
+    assert set(bfcl_score.MEMORY) == set(category_mapping.MEMORY_CATEGORY)
+    assert set(bfcl_score.MULTI_TURN) == set(category_mapping.MULTI_TURN_CATEGORY)
+    # What evaluation runs is exactly what envs.bfcl loads; the rest has a reason.
+    assert set(BFCL_CATEGORIES) == set(bfcl.BFCL_CATEGORIES)
+    assert set(BFCL_CATEGORIES) | set(bfcl_score.NOT_RUN) == set(bfcl_score.ALL_CATEGORIES)
+    assert not set(BFCL_CATEGORIES) & set(bfcl_score.NOT_RUN)
+
+
+def test_overall_weights_are_those_of_bfcl_s_score_code():
+    """Reads `generate_leaderboard_csv` in bfcl_eval's source (importing it would pull in every model SDK)."""
+    path = bfcl.data_dir().parent / "eval_checker" / "eval_runner_helper.py"
+    calls = [n for n in ast.walk(ast.parse(path.read_text())) if isinstance(n, ast.Call)
+             and getattr(n.func, "id", None) == "calculate_percentage_weighted_accuracy"]
+    (call,) = calls
+    parts = [elt.id for elt in call.args[0].elts]
+    weights = ast.literal_eval(call.args[1])
+    assert parts == ["overall_accuracy_non_live", "overall_accuracy_live", "total_irrelevance",
+                     "overall_accuracy_multi_turn", "overall_accuracy_agentic"]
+    assert list(bfcl_score.LEADERBOARD_WEIGHTS.values()) == weights
+    assert list(bfcl_score.LEADERBOARD_WEIGHTS) == ["non_live", "live", "irrelevance", "multi_turn", "agentic"]
+
+
+def _all(accuracy=0.5, n=10):
+    return {c: (accuracy, n) for c in bfcl_score.ALL_CATEGORIES if c != "format_sensitivity"}
+
+
+def test_summaries_follow_bfcl_s_rules_on_a_full_run():
+    scores = _all()
+    scores.update(simple_python=(0.9, 10), simple_java=(0.3, 10), simple_javascript=(0.0, 10))  # simple: 0.4
+    scores.update(live_simple=(1.0, 30), live_multiple=(0.0, 10))  # live, weighted by count: (30 + 0.5*20)/60
+    scores.update(multi_turn_base=(0.2, 200), memory_kv=(0.8, 5))
+    out = bfcl_score.summarize(scores)
+    s = out["summaries"]
+    assert s["non_live"] == pytest.approx((0.4 + 0.5 + 0.5 + 0.5) / 4)
+    assert s["live"] == pytest.approx(40 / 60)
+    assert s["multi_turn"] == pytest.approx((0.2 + 0.5 * 3) / 4)  # unweighted: 200 tasks count as one category
+    assert s["agentic"] == pytest.approx((0.5 + (0.8 + 0.5 + 0.5) / 3) / 2)
+    want = (10 * s["non_live"] + 10 * s["live"] + 10 * 0.5 + 30 * s["multi_turn"] + 40 * s["agentic"]) / 100
+    assert s["overall"] == pytest.approx(want)
+    assert out["partial"]["overall"] == pytest.approx(want)  # nothing missing: partial is the official score
+
+
+def test_a_missing_category_makes_its_summaries_and_the_overall_n_a_with_a_labelled_partial_score():
+    scores = {c: v for c, v in _all().items() if c not in bfcl_score.NOT_RUN}
+    scores["simple_python"] = (1.0, 10)
+    out = bfcl_score.summarize(scores)
+    s, p = out["summaries"], out["partial"]
+    assert s["non_live"] is None and s["agentic"] is None and s["overall"] is None
+    assert s["live"] == s["irrelevance"] == s["multi_turn"] == pytest.approx(0.5)
+    assert p["non_live"] == pytest.approx((1.0 + 0.5 * 3) / 4)  # simple over Python alone
+    assert p["agentic"] is None  # nothing of it ran: the group leaves the overall
+    assert p["overall_covers"] == {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30}
+    assert p["overall"] == pytest.approx((10 * p["non_live"] + 10 * 0.5 + 10 * 0.5 + 30 * 0.5) / 60)
+    assert "not a leaderboard number" in p["label"]
+    assert bfcl_score.summarize({})["partial"]["overall"] is None
