@@ -61,3 +61,16 @@ def load_tasks(data: DataConfig, split: Split, n: int | None = None) -> list[Tas
 
     per = max(1, n // len(data.bfcl_categories))
     return [t for c in data.bfcl_categories for t in bfcl.load(c, limit=per)]
+
+
+def load_eval_tasks(data: DataConfig, entries: list[str], n: int) -> dict[str, list[Task]]:
+    """The tasks of an RL run's evaluations during training (`eval.tasks`), `n` per entry.
+
+    Args:
+        data: The run's data section; "toolgym" is its held-out split.
+        entries: "toolgym" and/or BFCL category names.
+        n: Tasks per entry (BFCL: the category's first n).
+    """
+    from envs import bfcl
+
+    return {e: load_tasks(data, "test", n) if e == "toolgym" else bfcl.load(e, limit=n) for e in entries}

@@ -1,6 +1,7 @@
 """One config type per stage, built from the shared sections, plus the sections only one stage reads.
 
-    rl    launch/grpo.py    model, format, data, env, rollout (sampled), rewards, algorithm, trainer, logging
+    rl    launch/grpo.py    model, format, data, env, rollout (sampled), rewards, algorithm, ppo, trainer, logging,
+                            eval (greedy evaluation during training)
     sft   launch/sft.py     model, format, data, sft, trainer (single process), logging
     eval  launch/eval.py    model (no adapter), format, data, env, rollout (greedy), rewards
 
@@ -136,6 +137,40 @@ class TrainerConfig(CheckpointConfig):
             raise ValueError(f"deepspeed: no such file {self.deepspeed!r}")
 
 
+EVAL_METRICS = {"toolgym": ("reward", "ast_valid", "exec_valid"), "bfcl": ("valid", "reward")}
+
+
+@dataclass
+class TrainingEvalConfig:
+    """Greedy evaluation during an RL run, on the rollout workers with the step's weights (rl/train/bridge.py).
+
+    Each entry of `tasks` is "toolgym" (the held-out split of the run's data section) or a BFCL category; each
+    gets `n` tasks and logs `eval/<entry>/<metric>`. The checkpoint of the step with the highest
+    `eval/<metric>` is kept (saved at that step if save_steps would not) and named in the run's summary.
+    """
+
+    every_n_steps: int = 0  # 0: no evaluation during training
+    tasks: list[str] = field(default_factory=lambda: ["toolgym"])
+    n: int = 32
+    metric: str = "toolgym/reward"
+
+    def __post_init__(self) -> None:
+        from rl.eval.bfcl_score import ALL_CATEGORIES, NOT_RUN
+
+        if self.every_n_steps < 0 or self.n < 1:
+            raise ValueError("every_n_steps: every_n_steps must be >= 0 and n >= 1")
+        runnable = [c for c in ALL_CATEGORIES if c not in NOT_RUN]
+        bad = [t for t in self.tasks if t != "toolgym" and t not in runnable]
+        if bad or not self.tasks:
+            raise ValueError(f"tasks: {bad or 'none given'}; each is 'toolgym' or a BFCL category that runs here "
+                             f"({', '.join(runnable)})")
+        entry, _, name = self.metric.partition("/")
+        allowed = EVAL_METRICS["toolgym" if entry == "toolgym" else "bfcl"]
+        if entry not in self.tasks or name not in allowed:
+            raise ValueError(f"metric: {self.metric!r} is not one of "
+                             f"{[f'{t}/{m}' for t in self.tasks for m in EVAL_METRICS['toolgym' if t == 'toolgym' else 'bfcl']]}")
+
+
 @dataclass
 class RLLoggingConfig(LoggingConfig):
     rollout_table_every: int = 5  # steps between W&B rollout tables
@@ -188,6 +223,7 @@ class RLRunConfig:
     ppo: PPOConfig = field(default_factory=PPOConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logging: RLLoggingConfig = field(default_factory=RLLoggingConfig)
+    eval: TrainingEvalConfig = field(default_factory=TrainingEvalConfig)
 
     def __post_init__(self) -> None:
         _check_decision_reward(self.rewards, self.format)
@@ -202,6 +238,9 @@ class RLRunConfig:
         if not ppo and self.ppo != PPOConfig():
             raise ValueError("ppo: read only when algorithm.name is ppo")
         k = self.ppo.steps_per_iteration
+        if ppo and self.eval.every_n_steps % k:
+            raise ValueError(f"eval: every_n_steps must be a multiple of ppo_epochs * mini_batches = {k}: the workers "
+                             "get new weights once per PPO iteration")
         if ppo and (self.trainer.max_steps % k or self.trainer.save_steps % k):
             raise ValueError(f"trainer: max_steps and save_steps count optimizer steps; with PPO they must be "
                              f"multiples of ppo_epochs * mini_batches = {k} (a whole iteration)")

@@ -9,8 +9,11 @@ It owns the glue of a run on one learner process, and nothing else writes to it:
   token rewards for PPO); the trajectory's `total` (rewards.score) is the same weighted sum, for evaluation
   and the rollout tables;
 - the step's timing (rollout, generation, env, reward, weight sync, train) and the latest trajectories;
-- the callbacks, made for a trainer that already exists: weight sync + step timing in one callback (so the
-  sync is inside the step's time whatever the callback order), and the checkpoint-aligned logger.
+- `evaluate`: greedy episodes of the run's evaluation tasks on the pool right after a weight sync (`eval.*`), and
+  the best step by `eval.metric`, kept in the trainer state as HF keeps a best checkpoint;
+- the callbacks, made for a trainer that already exists: weight sync + evaluation + step timing in one callback
+  (so the sync and the evaluation are inside the step's time whatever the callback order), and the
+  checkpoint-aligned logger.
 """
 
 from __future__ import annotations
@@ -48,11 +51,15 @@ class RolloutBridge:
         tasks: The training tasks; the learner's dataset holds their ids.
         cfg: The run config.
         policy_of: The policy inside the trainer's model (whose weights the workers get).
+        eval_tasks: The tasks of `eval.tasks` by entry (rl.data.load_eval_tasks); empty without evaluation.
     """
 
     def __init__(self, pool: Any, tasks: list[Task], cfg: RLRunConfig,
-                 policy_of: Callable[[torch.nn.Module], torch.nn.Module] = lambda model: model) -> None:
+                 policy_of: Callable[[torch.nn.Module], torch.nn.Module] = lambda model: model,
+                 eval_tasks: dict[str, list[Task]] | None = None) -> None:
         self.pool = pool
+        self.eval_tasks = eval_tasks or {}
+        self.last_eval: dict[str, float] = {}  # the current step's eval/* figures, if it evaluated
         self.policy_of = policy_of
         self.tasks_by_id = {t.id: t for t in tasks}
         self.cfg = cfg
@@ -124,8 +131,33 @@ class RolloutBridge:
         return [_SyncAndTime(self, trainer, sync_every), logger]
 
     def step_metrics(self) -> dict[str, float]:
-        """The last finished step's timing and rollout counters (merged into its logged row)."""
-        return {**self.timer.last, "rollout/lost_batches": self.lost_batches}
+        """The last finished step's timing, rollout counters and evaluation (merged into its logged row)."""
+        return {**self.timer.last, "rollout/lost_batches": self.lost_batches, **self.last_eval}
+
+    # ---- evaluation during training ----------------------------------------------------------------
+    def evaluate(self, step: int) -> dict[str, float]:
+        """Greedy episodes of every evaluation task on the pool, which holds the weights of `step`.
+
+        Training rollouts are seeded by step and never see these episodes, so the step stays on-policy.
+
+        Returns:
+            `eval/<entry>/<metric>` for each entry of `eval.tasks` (rl.eval.evaluate's verdicts and rewards).
+        """
+        from rl.config.stages import EVAL_METRICS
+        from rl.eval.evaluate import aggregate, task_row
+
+        entries = [(entry, t) for entry, tasks in self.eval_tasks.items() for t in tasks]
+        trajs, _ = ray.get(self.pool.rollout.remote([{"task": t, "seed": None, "sample_index": 0} for _, t in entries]))
+        stale = sorted({tr.version for tr in trajs} - {step})
+        if stale:
+            raise RuntimeError(f"evaluation on weight versions {stale} at trainer step {step}")
+        out: dict[str, float] = {}
+        for entry in self.eval_tasks:
+            bench = "toolgym" if entry == "toolgym" else "bfcl"
+            rows = [task_row(t, tr, bench) for (e, t), tr in zip(entries, trajs, strict=True) if e == entry]
+            overall = aggregate(rows, bench)["overall"]
+            out.update({f"eval/{entry}/{m}": float(overall[m]) for m in EVAL_METRICS[bench]})
+        return out
 
     def rollout_table(self, step: int) -> dict[str, Any]:
         """A W&B table of the latest step's episodes (task, transcript, reward components), every N steps."""
@@ -160,7 +192,8 @@ class RolloutBridge:
 
 class _SyncAndTime(TrainerCallback):
     """Starts the step's timer; at the step's end, syncs the new weights to the workers when a rollout comes
-    next, then closes the timer (so the sync is inside the step's time)."""
+    next, evaluates them when `eval.every_n_steps` says so, then closes the timer (so the sync and the
+    evaluation are inside the step's time)."""
 
     def __init__(self, bridge: RolloutBridge, trainer: Any, sync_every: int) -> None:
         self.bridge = bridge
@@ -172,13 +205,31 @@ class _SyncAndTime(TrainerCallback):
 
     def on_step_begin(self, args, state, control, **kw):
         self.bridge.timer.start_step()
+        self.bridge.last_eval = {}
 
     def on_step_end(self, args, state, control, **kw):
         if state.global_step % self.sync_every == 0:
             t = time.perf_counter()
             self.bridge.sync_weights(self.trainer, state.global_step)
             self.bridge.timer.add(sync_s=time.perf_counter() - t)
+        every = self.bridge.cfg.eval.every_n_steps
+        if every and state.global_step % every == 0:  # a multiple of sync_every (config check): fresh weights
+            t = time.perf_counter()
+            self._evaluate(args, state, control)
+            self.bridge.timer.add(eval_s=time.perf_counter() - t)
         self.bridge.timer.finish_step()
+
+    def _evaluate(self, args, state, control) -> None:
+        """Rank 0 evaluates; every rank gets the figures, records a new best step in the trainer state and saves
+        it (HF then names its checkpoint `best_model_checkpoint` and keeps it from rotation)."""
+        figures = [self.bridge.evaluate(state.global_step) if state.is_world_process_zero else None]
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            torch.distributed.broadcast_object_list(figures, src=0)
+        self.bridge.last_eval = figures[0]
+        value = figures[0][f"eval/{self.bridge.cfg.eval.metric}"]
+        if state.best_metric is None or value > state.best_metric:
+            state.best_metric, state.best_global_step = value, state.global_step
+            control.should_save = True
 
 
 def _trainable_state(model: torch.nn.Module, lora: bool) -> dict[str, torch.Tensor]:

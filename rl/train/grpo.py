@@ -71,7 +71,8 @@ def grpo_args(cfg: RLRunConfig, world_size: int, ds_config: dict | None, reward_
     )
 
 
-def build_learner(cfg: RLRunConfig, pool: Any, tasks: list[Task], world: int, ds_config: dict | None) -> ToolGRPOTrainer:
+def build_learner(cfg: RLRunConfig, pool: Any, tasks: list[Task], world: int, ds_config: dict | None,
+                  eval_tasks: dict[str, list[Task]]) -> ToolGRPOTrainer:
     """The GRPO learner of one Ray Train worker, its bridge's callbacks attached."""
     from datasets import Dataset
 
@@ -82,7 +83,7 @@ def build_learner(cfg: RLRunConfig, pool: Any, tasks: list[Task], world: int, ds
                              allow_download=cfg.model.allow_download)
     if cfg.model.gradient_checkpointing:
         model.gradient_checkpointing_enable()
-    bridge = RolloutBridge(pool, tasks, cfg)
+    bridge = RolloutBridge(pool, tasks, cfg, eval_tasks=eval_tasks)
     trainer = ToolGRPOTrainer(
         model=model,
         processing_class=tok,

@@ -43,8 +43,9 @@ class StepTimer:
         total = time.perf_counter() - self._step_start
         out = {f"timing/{k}": v for k, v in self.current.items()}
         out["timing/step_s"] = total
-        # Training time is what is left of the step once rollouts and weight sync are accounted for.
-        out["timing/train_s"] = max(total - self.current.get("rollout_s", 0.0) - self.current.get("sync_s", 0.0), 0.0)
+        # Training time is what is left of the step once rollouts, weight sync and evaluation are accounted for.
+        other = sum(self.current.get(k, 0.0) for k in ("rollout_s", "sync_s", "eval_s"))
+        out["timing/train_s"] = max(total - other, 0.0)
         self.last = out
         return out
 

@@ -432,9 +432,12 @@ def ppo_args(cfg: RLRunConfig, ds_config: dict | None) -> TrainingArguments:
     )
 
 
-def build_learner(cfg: RLRunConfig, pool: Any, tasks: list, world: int, ds_config: dict | None) -> PPOTrainer:
-    """`world` is unused: the HF Trainer reads the process group itself (same signature as GRPO's)."""
-    """The PPO learner of one Ray Train worker: policy and critic from the run's starting checkpoint."""
+def build_learner(cfg: RLRunConfig, pool: Any, tasks: list, world: int, ds_config: dict | None,
+                  eval_tasks: dict[str, list]) -> PPOTrainer:
+    """The PPO learner of one Ray Train worker: policy and critic from the run's starting checkpoint.
+
+    `world` is unused: the HF Trainer reads the process group itself (the signature is GRPO's).
+    """
     from rl.checkpoint import load_policy
 
     m = cfg.model
@@ -446,7 +449,7 @@ def build_learner(cfg: RLRunConfig, pool: Any, tasks: list, world: int, ds_confi
     critic, _ = load_policy(m.name_or_path, dtype=m.dtype, fmt=cfg.format,
                             lora=m.lora, allow_download=m.allow_download)
     model = ActorCritic(policy, critic)
-    bridge = RolloutBridge(pool, tasks, cfg, policy_of=lambda mod: mod.policy)
+    bridge = RolloutBridge(pool, tasks, cfg, policy_of=lambda mod: mod.policy, eval_tasks=eval_tasks)
     trainer = PPOTrainer(model, ppo_args(cfg, ds_config), cfg, bridge, tok, [t.id for t in tasks])
     for callback in bridge.callbacks(trainer, sync_every=cfg.ppo.steps_per_iteration):
         trainer.add_callback(callback)

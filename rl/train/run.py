@@ -68,7 +68,7 @@ def _learner_loop(config: dict[str, Any]) -> None:
         _skip_inference_allreduce_op()
     world = int(os.environ.get("WORLD_SIZE", "1"))
     build = {"grpo": grpo.build_learner, "ppo": ppo.build_learner}[cfg.algorithm.name]
-    trainer = build(cfg, config["pool"], config["tasks"], world, config["deepspeed"])
+    trainer = build(cfg, config["pool"], config["tasks"], world, config["deepspeed"], config["eval_tasks"])
     with labelled_positions_only():
         trainer.train(resume_from_checkpoint=config["resume_from"])
     if trainer.is_world_process_zero():
@@ -117,6 +117,7 @@ def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str
     from transformers.trainer_utils import get_last_checkpoint
 
     from rl.checkpoint import read_manifest
+    from rl.data import load_eval_tasks
     from rl.models import absolute_spec
     from rl.rollout.pool import RolloutPool, RolloutSetup
 
@@ -144,6 +145,7 @@ def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str
             "cfg": cfg,
             "pool": pool,
             "tasks": tasks,
+            "eval_tasks": load_eval_tasks(cfg.data, cfg.eval.tasks, cfg.eval.n) if cfg.eval.every_n_steps else {},
             "resume_from": resume_from,
             "torch_threads": threads,
             "deepspeed": json.loads(Path(cfg.trainer.deepspeed).read_text()) if cfg.trainer.deepspeed else None,
@@ -168,6 +170,18 @@ def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str
             "steps": manifest["step"] if manifest else None,
             "wall_s": time.perf_counter() - t,
             **ray.get(pool.stats.remote()),
+            **_best_checkpoint(out, cfg),
         }
     finally:
         ray.kill(pool)  # its rollout workers share its fate: their CPUs and memory are freed
+
+
+def _best_checkpoint(out: Path, cfg: RLRunConfig) -> dict[str, Any]:
+    """The step that evaluated best during training, as the trainer state of the last checkpoint records it."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not cfg.eval.every_n_steps:
+        return {}
+    last = get_last_checkpoint(str(out))
+    state = json.loads((Path(last) / "trainer_state.json").read_text()) if last else {}
+    return {"best_checkpoint": state.get("best_model_checkpoint"), "best_metric": {cfg.eval.metric: state.get("best_metric")}}

@@ -38,6 +38,7 @@ def test_every_config_file_loads_as_its_stage(path, monkeypatch):
         ("eval", "rollout:\n  temperature: 0.7\n", "rollout.temperature", "rl"),
         ("eval", "model:\n  lora: {r: 8}\n", "model.lora", "rl and sft"),
         ("rl", "sft:\n  epochs: 2\n", "sft", "sft"),
+        ("eval", "eval:\n  every_n_steps: 1\n", "eval", "rl"),
         ("rl", "model:\n  name_or_path: x\n", None, None),
     ],
 )
@@ -89,6 +90,10 @@ def test_typo_in_override_names_the_override():
         ("rewards:\n  components: {decision: 1.0}\nformat:\n  name: json\n", r":1: rewards: the 'decision' component"),
         ("model:\n  name_or_path: a\n  name_or_path: b\n", r"line 3: model.name_or_path: duplicate key"),
         ("model:\n  name_or_path: [unclosed\n", r"run.yaml:\d+: invalid YAML"),
+        ("eval:\n  tasks: [toolgym, simple_java]\n", r":2: eval.tasks: \['simple_java'\]; each is 'toolgym' or a BFCL"),
+        ("eval:\n  metric: toolgym/valid\n", r":2: eval.metric: 'toolgym/valid' is not one of \['toolgym/reward'"),
+        ("eval:\n  tasks: [irrelevance]\n", r"eval.metric: 'toolgym/reward' is not one of \['irrelevance/valid'"),
+        ("algorithm:\n  name: ppo\neval:\n  every_n_steps: 3\n", r":3: eval: every_n_steps must be a multiple of"),
     ],
 )
 def test_bad_values_are_named(tmp_path, text, match):
