@@ -1,4 +1,4 @@
-"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,rollout,learner,all}`.
+"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,retrieval,rollout,learner,all}`.
 
 Speed claims are ratios against a baseline measured in the same run, because these machines are noisy.
 """
@@ -31,6 +31,12 @@ def _rewards() -> dict:
     return run()
 
 
+def _retrieval() -> dict:
+    from launch.benchmarks.retrieval import run
+
+    return run()
+
+
 def _rollout() -> dict:
     from launch.benchmarks.rollout import run
 
@@ -43,7 +49,8 @@ def _learner() -> dict:
     return run()
 
 
-BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "rollout": _rollout, "learner": _learner}
+BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "retrieval": _retrieval, "rollout": _rollout,
+           "learner": _learner}
 
 
 def main(argv: list[str] | None = None) -> int:
