@@ -133,7 +133,10 @@ def evaluate_into(cfg: Any, spec: str, benches: dict[str, list], outdir: Path, l
             mcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=spec))
             if workers:
                 init_ray(workers * cfg.rollout.cpus_per_worker)
-            res = ev.evaluate(mcfg, bench, tasks, workers=workers, batch_size=batch_size, progress=f"eval {label}/{bench}")
+            # A killed demo resumes its evaluation from the tasks it had finished (the journal is tied to the
+            # model's files, so a retrained model starts over).
+            res = ev.evaluate(mcfg, bench, tasks, workers=workers, batch_size=batch_size, progress=f"eval {label}/{bench}",
+                              journal=target.with_suffix(".tasks.jsonl"))
             ev.write_outputs(res, target)
             if cached is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,8 @@
              + a BFCL subset) -> export -> report
 
 Each stage records what it produced in `<out>/stages.json` with a fingerprint of its inputs; a rerun skips
-stages whose fingerprint still matches (`--fresh` redoes everything). The base model's evaluation is cached
+stages whose fingerprint still matches (`--fresh` redoes everything), and an evaluation killed part-way
+resumes from the tasks it had finished (rl/eval/evaluate.py, TaskJournal). The base model's evaluation is cached
 under $TOOLGYM_CACHE, since the base model never changes. Training stages run as child processes
 (launch/sft.py, launch/grpo.py).
 """

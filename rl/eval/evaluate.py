@@ -235,7 +235,8 @@ def evaluate(
         "data_version": data_version(benchmark),
         "reward_weights": dict(cfg.rewards.components),
     }
-    log = TaskJournal(journal, {**meta, "tasks": [t.id for t in tasks]}) if journal else None
+    log = TaskJournal(journal, {**meta, "model_files": model_files(cfg.model.name_or_path),
+                                "tasks": [t.id for t in tasks]}) if journal else None
     rows: dict[str, dict[str, Any]] = dict(log.rows) if log else {}
     if log and log.note:
         print(f"[toolgym] {progress or 'eval'}: {log.note}", flush=True)
@@ -257,6 +258,25 @@ def evaluate(
     bar.close()
     ordered = [rows[t.id] for t in tasks]
     return {**meta, "wall_s": round(time.perf_counter() - t0, 1), **aggregate(ordered, benchmark), "per_task": ordered}
+
+
+def model_files(spec: str) -> dict[str, list[int]]:
+    """Size and modification time of each file of a checkpoint directory, and of the base it names (an adapter's):
+    a journal of another training of the same path is never resumed. Empty for an alias or a hub id."""
+    from rl.checkpoint import read_manifest
+
+    out: dict[str, list[int]] = {}
+    seen: set[Path] = set()
+    path: Path | None = Path(spec)
+    while path is not None and path.is_dir() and path.resolve() not in seen:
+        seen.add(path.resolve())
+        for f in sorted(path.iterdir()):
+            if f.is_file():
+                st = f.stat()
+                out[str(f)] = [st.st_size, st.st_mtime_ns]
+        manifest = read_manifest(path)
+        path = Path(manifest["base"]) if manifest and manifest.get("base") else None
+    return out
 
 
 def data_version(benchmark: str) -> str:
