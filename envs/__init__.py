@@ -46,11 +46,23 @@ def make_env(domains: str | Sequence[str], **limits: Any) -> Env:
     return Env([DOMAINS[d] for d in names], **limits)
 
 
-def env_for_task(task: Task, **limits: Any) -> ToolEnv:
-    """The env a task needs: BFCL multi-turn classes, simulated domains, or a schema-only env.
+def env_for_task(task: Task, max_searches: int | None = None, **limits: Any) -> ToolEnv:
+    """The env a task needs: BFCL multi-turn classes, simulated domains, or a schema-only env; in open mode
+    (envs/open_world.py) that env behind `search_tools`.
+
+    Args:
+        task: The task.
+        max_searches: Open mode's searches per episode (default `open_world.DEFAULT_MAX_SEARCHES`).
+        **limits: `max_output_chars` and `call_timeout_s` of the env.
 
     The env is not reset; call `env.reset(task)`.
     """
+    from envs import open_world
+
+    if open_world.is_open(task):
+        inner = env_for_task(open_world.golden_task(task), **limits)
+        return open_world.OpenToolEnv(inner, open_world.default_retriever(),
+                                      max_searches if max_searches is not None else open_world.DEFAULT_MAX_SEARCHES)
     if "bfcl_involved_classes" in task.metadata:
         from envs.bfcl import make_bfcl_env  # written separately; imported only when needed
 

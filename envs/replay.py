@@ -90,9 +90,10 @@ def replay(task: Task, env: Any = None) -> tuple[list[dict[str, Any]], list[list
         The env state after each user turn, and the results of each turn's calls.
     """
     from envs import env_for_task  # the package imports this module
+    from envs.open_world import golden_task
 
     own = env is None
-    env = env or env_for_task(task, call_timeout_s=None)
+    env = env or env_for_task(golden_task(task), call_timeout_s=None)
     try:
         env.reset(task)
         schemas = tool_parameters(task.tools)

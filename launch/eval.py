@@ -1,6 +1,6 @@
 """Evaluate a model on BFCL v4 or toolgym's held-out tasks, or compare two result files.
 
-    python launch/eval.py --model SPEC --benchmark {bfcl,toolgym} [--categories ...] [--limit N] --out results.json
+    python launch/eval.py --model SPEC --benchmark {bfcl,toolgym} [--tools {golden,open}] [--categories ...] [--limit N] --out results.json
     python launch/eval.py --compare a.json b.json
 
 SPEC is an alias (smollm2-135m, tiny-random), a checkpoint directory, or a hub id. Decoding is greedy with the
@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", default=str(Path(__file__).resolve().parents[1] / "configs" / "eval.yaml"))
     ap.add_argument("--workers", type=int, default=0, help="Ray rollout workers (0: in this process)")
     ap.add_argument("--batch-size", type=int, default=50, help="tasks per lockstep batch (per worker)")
+    ap.add_argument("--tools", choices=["golden", "open"],
+                    help="golden: the prompt lists the task's tools; open: only search_tools over the tool pool "
+                         "(default: the config's data.tools)")
     ap.add_argument("--fresh", action="store_true", help="ignore the finished tasks of an earlier run of this --out")
     ap.add_argument("--compare", nargs=2, metavar=("A.json", "B.json"), help="print per-category deltas B - A")
     ap.add_argument("overrides", nargs="*", help="key.path=value config overrides")
@@ -56,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=args.model))
     tasks = load_benchmark(cfg, args.benchmark, args.categories, args.limit)
+    if (args.tools or cfg.data.tools) == "open":
+        from envs.open_world import open_task
+
+        tasks = [open_task(t) for t in tasks]
     if args.workers:
         from rl.ray_utils import init_ray
 

@@ -11,9 +11,10 @@ Components (each `check(...) -> RewardResult`, each with a documented `ERROR_TYP
     relevance.check(task, episode)                 call iff a tool fits; ask when information is missing
     decision.check(task, episode)                  the right decision token (decision format)
     length.check(task, episode, limit_tokens)      overlong penalty
+    retrieval.check(task, episode)                 open mode: golden tools found by search_tools, cheaply
 """
 
-from rewards import ast_match, decision, execution, format, length, relevance
+from rewards import ast_match, decision, execution, format, length, relevance, retrieval
 from rewards.compose import COMPONENT_FNS, score
 from rewards.types import COMPONENTS, RewardResult, RewardSpec, ScoreResult
 
@@ -29,5 +30,6 @@ __all__ = [
     "format",
     "length",
     "relevance",
+    "retrieval",
     "score",
 ]

@@ -6,14 +6,20 @@
     result.components["ast"].valid    # every component is kept (and logged) on its own
 
 Only the components named in `spec.weights` are computed. Nothing here looks at the task's category.
+
+In open mode (envs/open_world.py) the components that judge calls on the world (ast, ast_strict, execution,
+relevance) see the episode without its `search_tools` calls; `retrieval` judges those, and format, decision and
+length read the messages as the policy wrote them.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
+from envs.open_world import SEARCH_TOOL_NAME, is_open
 from envs.types import Episode, Task
-from rewards import ast_match, decision, execution, format, length, relevance
+from rewards import ast_match, decision, execution, format, length, relevance, retrieval
 from rewards.types import RewardResult, RewardSpec, ScoreResult
 
 
@@ -30,7 +36,9 @@ COMPONENT_FNS: dict[str, Callable[[Task, Episode, RewardSpec], RewardResult]] = 
     "relevance": lambda task, ep, spec: relevance.check(task, ep),
     "decision": lambda task, ep, spec: decision.check(task, ep),
     "length": lambda task, ep, spec: length.check(task, ep, spec.length_limit_tokens),
+    "retrieval": lambda task, ep, spec: retrieval.check(task, ep),
 }
+_WORLD_CALLS = frozenset({"ast", "ast_strict", "execution", "relevance"})
 
 
 def score(task: Task, episode: Episode, spec: RewardSpec) -> ScoreResult:
@@ -45,6 +53,21 @@ def score(task: Task, episode: Episode, spec: RewardSpec) -> ScoreResult:
         ScoreResult(total=sum(weight * score), components={name: RewardResult}) for the spec's
         components, in the spec's order.
     """
-    components = {name: COMPONENT_FNS[name](task, episode, spec) for name in spec.weights}
+    world = without_searches(episode) if is_open(task) else episode
+    components = {name: COMPONENT_FNS[name](task, world if name in _WORLD_CALLS else episode, spec)
+                  for name in spec.weights}
     total = sum(spec.weights[name] * r.score for name, r in components.items())
     return ScoreResult(total=total, components=components)
+
+
+def without_searches(episode: Episode) -> Episode:
+    """A copy of the episode whose steps hold no `search_tools` call (nor its result)."""
+    steps = []
+    for step in episode.steps:
+        keep = [i for i, c in enumerate(step.calls) if c.name != SEARCH_TOOL_NAME]
+        if len(keep) == len(step.calls):
+            steps.append(step)
+            continue
+        steps.append(dataclasses.replace(step, calls=[step.calls[i] for i in keep],
+                                         results=[step.results[i] for i in keep if i < len(step.results)]))
+    return dataclasses.replace(episode, steps=steps)

@@ -44,6 +44,7 @@ import re
 from collections import Counter
 from typing import Any
 
+from envs.open_world import golden_task
 from envs.types import Episode, Task, ToolCall, ToolResult
 from rewards.types import RewardResult
 
@@ -87,7 +88,7 @@ def replay(task: Task, seed: int | None = None, max_output_chars: int = 1000) ->
     import envs  # lazily: rewards does not need envs' simulated APIs unless this component runs
 
     # As envs.replay does: no time limit for the ground truth.
-    env = envs.env_for_task(task, call_timeout_s=None, max_output_chars=max_output_chars)
+    env = envs.env_for_task(golden_task(task), call_timeout_s=None, max_output_chars=max_output_chars)
     try:
         env.reset(task, seed=seed)
         prev = initial = env.state()

@@ -11,7 +11,7 @@ from typing import Any
 
 # Every component `rewards.score` knows, in the order they are logged. "ast_strict" is the binary
 # BFCL verdict (1.0 iff valid) for runs that want no partial credit.
-COMPONENTS: tuple[str, ...] = ("ast", "ast_strict", "execution", "format", "relevance", "decision", "length")
+COMPONENTS: tuple[str, ...] = ("ast", "ast_strict", "execution", "format", "relevance", "decision", "length", "retrieval")
 
 
 @dataclass

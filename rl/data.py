@@ -42,6 +42,15 @@ def load_tasks(data: DataConfig, split: Split, n: int | None = None) -> list[Tas
     Raises:
         SplitError: the source has no such split (a jsonl file not given, BFCL for training).
     """
+    tasks = _load(data, split, n)
+    if data.tools == "open":
+        from envs.open_world import open_task
+
+        tasks = [open_task(t) for t in tasks]
+    return tasks
+
+
+def _load(data: DataConfig, split: Split, n: int | None) -> list[Task]:
     if split not in ("train", "test"):
         raise SplitError(f"split: {split!r} is not 'train' or 'test'")
     n = n if n is not None else (data.train_size if split == "train" else data.eval_size)

@@ -86,6 +86,9 @@ class DataConfig:
     categories: list[str] | None = None  # generated round-robin: repeat a name to weight it
     domains: list[str] | None = None
     bfcl_categories: list[str] = field(default_factory=lambda: ["simple_python"])
+    # golden: the prompt lists the task's tools; open: it offers only search_tools over the tool pool
+    # (envs/open_world.py), and the same tasks are played that way.
+    tools: Literal["golden", "open"] = "golden"
 
     def __post_init__(self) -> None:
         if self.source == "jsonl" and not (self.train_path or self.eval_path):
@@ -100,6 +103,11 @@ class DataConfig:
 class EnvConfig:
     max_output_chars: int = 1000
     call_timeout_s: float = 1.0
+    max_searches: int = 3  # search_tools calls per episode in open mode (data.tools: open)
+
+    def __post_init__(self) -> None:
+        if self.max_searches < 1:
+            raise ValueError("max_searches: must be at least 1")
 
 
 @dataclass

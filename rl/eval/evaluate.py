@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from envs.open_world import is_open
 from envs.types import Task
 from rl.config import EvalRunConfig
 from rl.eval import bfcl_score
@@ -165,6 +166,11 @@ def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:
         row["ast_valid"] = bool(tr.reward_details.get("ast", {}).get("valid", False))
         row["exec_valid"] = bool(tr.reward_details.get("execution", {}).get("valid", False))
         row["valid"] = row["ast_valid"]
+    if is_open(task):  # open mode: did it find the golden tools, and with how many searches
+        from rewards import retrieval
+
+        found = retrieval.check(task, tr.episode).details
+        row["retrieval_recall"], row["searches"] = found["recall"], found["searches"]
     return row
 
 
@@ -183,6 +189,8 @@ def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
     for r in rows:
         by_cat[r["category"]].append(r)
     metrics = ["valid", "reward"] if benchmark == "bfcl" else ["ast_valid", "exec_valid", "reward"]
+    if rows and "retrieval_recall" in rows[0]:
+        metrics += ["retrieval_recall", "searches"]
     cats = {c: {"n": len(rs), **{m: _mean([float(r[m]) for r in rs]) for m in metrics}} for c, rs in sorted(by_cat.items())}
     out: dict[str, Any] = {"categories": cats, "overall": {"n": len(rows), **{m: _mean([float(r[m]) for r in rows]) for m in metrics}}}
     if benchmark == "bfcl":
@@ -227,6 +235,7 @@ def evaluate(
     meta = {
         "model": cfg.model.name_or_path,
         "benchmark": benchmark,
+        "tools": "open" if any(is_open(t) for t in tasks) else "golden",
         "format": dataclasses.asdict(cfg.format),
         "decoding": "greedy",
         "seed": cfg.data.seed,
@@ -311,6 +320,9 @@ def markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {c} | {v['n']} | " + " | ".join(pct(v[m]) for m in metrics) + f" | {v['reward']:.3f} |")
     o = results["overall"]
     lines.append(f"| **overall** | {o['n']} | " + " | ".join(pct(o[m]) for m in metrics) + f" | {o['reward']:.3f} |")
+    if "retrieval_recall" in o:
+        lines += ["", f"Open mode (search_tools over the tool pool): golden-tool recall {pct(o['retrieval_recall'])}%, "
+                      f"{o['searches']:.2f} searches per episode."]
     if "summaries" in results:
         partial = results["partial"]
         lines += ["", "| BFCL summary | % (N/A unless every part ran) | % over the parts that ran |", "|---|---|---|"]

@@ -24,6 +24,7 @@ import json
 from typing import Any
 
 from envs.formats import Format, get_format
+from envs.open_world import offered_tools
 from envs.types import Task, ToolCall
 from rl.rollout.templates import TemplateFamily, family_of
 
@@ -58,7 +59,7 @@ class ChatRenderer:
 
     def initial_messages(self, task: Task) -> list[dict[str, Any]]:
         """Tool messages (from the format) followed by the first user turn."""
-        return self.initial_messages_of(task.tools, task.turns[0])
+        return self.initial_messages_of(offered_tools(task), task.turns[0])
 
     def initial_messages_of(self, tools: list[dict[str, Any]], user_turn: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return self.fmt.render_tools(tools, self.placement) + [dict(m) for m in user_turn]

@@ -22,6 +22,7 @@ import torch
 
 import envs
 import rewards
+from envs.open_world import offered_tools
 from envs.types import Episode, Step, Task, ToolResult
 from rl.rollout.chat import ChatRenderer
 from rl.rollout.engine import Engine
@@ -34,6 +35,7 @@ class Limits:
     max_total_tokens: int = 1024  # prompt + completion
     max_output_chars: int = 1000  # per tool output
     call_timeout_s: float = 1.0
+    max_searches: int = 3  # open mode (envs/open_world.py)
 
 
 @dataclass
@@ -66,11 +68,12 @@ class _Live:
         self.task = task
         self.sample_index = sample_index
         self.generator = None if seed is None else torch.Generator().manual_seed(seed)
-        self.env = envs.env_for_task(task, max_output_chars=limits.max_output_chars, call_timeout_s=limits.call_timeout_s)
+        self.env = envs.env_for_task(task, max_searches=limits.max_searches, max_output_chars=limits.max_output_chars,
+                                     call_timeout_s=limits.call_timeout_s)
         self.env_seed = 0 if seed is None else seed
         self.env.reset(task, seed=self.env_seed)
         self.messages = renderer.initial_messages(task)
-        self.prompt_ids = renderer.prompt_ids(self.messages, task.tools)
+        self.prompt_ids = renderer.prompt_ids(self.messages, offered_tools(task))
         self.completion_ids: list[int] = []
         self.env_mask: list[int] = []
         self.logprobs: list[float] = []
@@ -226,7 +229,7 @@ class EpisodeRunner:
             new_messages = results_msgs + user
             e.messages = e.messages + user
             e.episode.messages.extend(user)
-        cont = r.continuation_ids(assistant, generated_text, new_messages, task.tools)
+        cont = r.continuation_ids(assistant, generated_text, new_messages, offered_tools(task))
         if e.length + len(cont) >= self.limits.max_total_tokens:
             self._end(e, truncated=True)
             return

@@ -96,6 +96,7 @@ def build_runner(setup: RolloutSetup, model: torch.nn.Module, tokenizer: Any) ->
         max_total_tokens=r.max_total_tokens,
         max_output_chars=setup.env.max_output_chars,
         call_timeout_s=setup.env.call_timeout_s,
+        max_searches=setup.env.max_searches,
     )
     return EpisodeRunner(engine, renderer, limits, reward_spec(setup))
 

@@ -77,6 +77,15 @@ def test_toolgym_eval_and_compare(tmp_path):
     assert res["overall"]["n"] == 16 and "domains" in res and {"ast_valid", "exec_valid", "reward"} <= set(res["overall"])
     cmp = _run(["launch/eval.py", "--compare", str(a), str(b)]).stdout
     assert "overall" in cmp and "[+0.00, +0.00]" in cmp  # same model, greedy: identical per-task results
+    # The same tasks in open mode: the prompt offers search_tools alone, and retrieval is reported.
+    opened = tmp_path / "open.json"
+    _run(["launch/eval.py", "--benchmark", "toolgym", "--model", "tiny-random", "--limit", "16", "--out", str(opened),
+          "--tools", "open", "rollout.max_new_tokens=8"])
+    res_open = json.loads(opened.read_text())
+    assert res_open["tools"] == "open" and res["tools"] == "golden"
+    assert [r["id"] for r in res_open["per_task"]] == [r["id"] for r in res["per_task"]]
+    assert {"retrieval_recall", "searches"} <= set(res_open["overall"]) and "retrieval_recall" not in res["overall"]
+    assert "golden-tool recall" in opened.with_suffix(".md").read_text()
 
 
 def test_paired_bootstrap_ci():

@@ -186,3 +186,27 @@ def test_a_prompt_as_long_as_the_budget_ends_truncated_without_generating(tok, f
     (tr,), _ = runner.run([_task()], [0])
     assert tr.episode.truncated and not tr.episode.steps and not tr.completion_ids
     assert engine.contexts == [[]]  # the engine was never asked
+
+
+def test_an_open_mode_episode_offers_only_search_then_calls_what_it_found(tok):
+    from envs.open_world import SEARCH_TOOL_NAME, open_task
+    from rewards import retrieval
+
+    task = next(t for t in envs.tasks.generate(40, "test", seed=0, categories=["simple"], domains=["banking"])
+                if retrieval.golden_tools(t) == ["pay_bill"])
+    ((name, args),) = task.ground_truth[0][0].items()
+    call = f"[{name}(" + ", ".join(f"{k}={v[0]!r}" for k, v in args.items() if v[0] != "") + ")]"
+    scripts = [[f"[{SEARCH_TOOL_NAME}(query='pay bill to a payee from an account', k=2)]", call, "Paid."]]
+    renderer = ChatRenderer(tok, get_format("pythonic"), "system")
+    engine = ScriptedEngine(tok, scripts, renderer.end_of_turn_id)
+    spec = rewards.RewardSpec(weights={"ast": 1.0, "execution": 1.0, "retrieval": 1.0}, format_name="pythonic")
+    runner = EpisodeRunner(engine, renderer, Limits(max_turns=3, max_total_tokens=4096), spec)
+    (tr,), _ = runner.run([open_task(task)], [3])
+    prompt = tok.decode(tr.prompt_ids)
+    assert SEARCH_TOOL_NAME in prompt and name not in prompt  # the prompt lists search_tools alone
+    first_result = tok.decode(engine.contexts[0][1][len(tr.prompt_ids):])
+    assert '"name": "pay_bill"' in first_result  # the search's result is what the policy read next
+    assert tr.rewards["retrieval"] == 1.0 and tr.rewards["ast"] == 1.0 and tr.rewards["execution"] == 1.0
+    # The same task in golden mode lists its tools and has no search tool.
+    golden_prompt = tok.decode(renderer.prompt_ids(renderer.initial_messages(task), task.tools))
+    assert name in golden_prompt and SEARCH_TOOL_NAME not in golden_prompt
