@@ -8,7 +8,9 @@ with mask 1, and everything the environment or user adds is rendered by the temp
 policy learns exactly the token stream it will generate during rollouts.
 
 Recipes (rl.config.SFTConfig): tool placement, decision tokens (through the format), synthetic
-non-function-call examples, a short rationale before calls, and blending general chat rows.
+non-function-call examples, a short rationale before calls, and blending general chat rows. Open-mode tasks
+(data.tools: open) become retrieve-then-call traces: a search before each tool's first call, with the search's
+real result, verified like every other target.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import envs
 from envs.domains import DOMAINS
 from envs.formats import ANSWER, Format
+from envs.open_world import SEARCH_TOOL_NAME, is_open, offered_tools
 from envs.replay import tool_parameters, turn_calls
 from envs.schema import tool_name
 from envs.types import Task, ToolCall, ToolResult
@@ -87,6 +90,7 @@ def task_dialogue(task: Task, fmt: Format, reasoning: bool = False) -> list[dict
     # Calls that need an earlier call's output go one per message, the rest together (parallel).
     sequential = task.category == "multi_step" or bool(task.metadata.get("sequential"))
     dialogue: list[dict[str, Any]] = []
+    retrieved: set[str] = set()  # open mode: tools an earlier search returned
     try:
         for k, turn_gt in enumerate(task.ground_truth):
             if k > 0:
@@ -101,6 +105,8 @@ def task_dialogue(task: Task, fmt: Format, reasoning: bool = False) -> list[dict
             calls = turn_calls(turn_gt, schemas, prefer_omit=True)  # shortest correct call
             asked: list[ToolResult] = []  # outputs of read-only calls: what the user asked to know
             for group in ([c] for c in calls) if sequential else [calls]:
+                if is_open(task):
+                    dialogue += _searches_for(group, env, fmt, retrieved)
                 text = fmt.render_calls(group)
                 if fmt.parse(text).calls != group:
                     raise RejectedExample(f"parse: target calls do not survive the {fmt.name} round trip")
@@ -118,6 +124,32 @@ def task_dialogue(task: Task, fmt: Format, reasoning: bool = False) -> list[dict
     finally:
         env.close()
     return dialogue
+
+
+def _searches_for(calls: list[ToolCall], env: Any, fmt: Format, retrieved: set[str]) -> list[dict[str, Any]]:
+    """Open mode: a search before the first call of each tool, with its real result. The query is the tool's
+    name in words, as a short request for it would be ("pay bill"); if the pool does not rank the tool among the
+    first few for that, the query adds its description. A tool no query finds rejects the example."""
+    out: list[dict[str, Any]] = []
+    for name in dict.fromkeys(c.name for c in calls):
+        if name in retrieved:
+            continue
+        words = name.replace("_", " ").replace(".", " ")
+        description = next((t["function"].get("description", "") for t in env.inner.tools if t["function"]["name"] == name), "")
+        for query, k in ((words, 3), (f"{words} {description}".strip(), 5)):
+            search = ToolCall(SEARCH_TOOL_NAME, {"query": query, "k": k})
+            (result,) = env.step([search])
+            returned = [t["name"] for t in result.output or []]
+            if name in returned:
+                break
+        else:
+            raise RejectedExample(f"retrieval: no search for {name!r} returns it")
+        text = fmt.render_calls([search])
+        if fmt.parse(text).calls != [search]:
+            raise RejectedExample(f"parse: the search call does not survive the {fmt.name} round trip")
+        retrieved.update(returned)
+        out += [{"role": "assistant", "content": text}, *fmt.render_results([result])]
+    return out
 
 
 def _no_call_reply(task: Task, turn: int) -> str:
@@ -245,7 +277,7 @@ def build_examples(
         try:
             dialogue = task_dialogue(task, renderer.fmt, reasoning=reasoning and kind == "fc")
             prompt = renderer.initial_messages(task)
-            ids, mask = encode_dialogue(renderer, prompt, task.tools, dialogue)
+            ids, mask = encode_dialogue(renderer, prompt, offered_tools(task), dialogue)
         except RejectedExample as e:
             report.reject(task.id, str(e))
             return

@@ -104,3 +104,22 @@ def test_reasoning_and_chat_mix_recipes(tok):
             assert trained.startswith("I will call ") and "\n[" in trained
         else:
             assert trained.startswith("Fact ") and trained.endswith("<|im_end|>")
+
+
+def test_open_mode_tasks_become_retrieve_then_call_traces_with_the_search_s_real_result(tok):
+    from envs.open_world import SEARCH_TOOL_NAME, open_task
+    from rewards import retrieval
+
+    fmt = get_format("pythonic")
+    tasks = [open_task(t) for t in envs.tasks.generate(60, "train", seed=1, categories=["simple", "multi_step"])]
+    examples, report = build_examples(tasks, ChatRenderer(tok, fmt, "system"))
+    assert len(examples) + sum(report.rejected.values()) == len(tasks) and len(examples) >= 55
+    assert set(report.rejected) <= {"retrieval"}  # a tool no query finds is rejected, never guessed
+    task = next(t for t in tasks if retrieval.golden_tools(t))
+    dialogue = task_dialogue(task, fmt)
+    first = fmt.parse(dialogue[0]["content"]).calls
+    assert [c.name for c in first] == [SEARCH_TOOL_NAME]
+    assert retrieval.golden_tools(task)[0] in dialogue[1]["content"]  # the result lists the tool it then calls
+    example = next(e for e in examples if e.source == task.id)
+    prompt = tok.decode(example.input_ids[: example.assistant_masks.index(1)])
+    assert SEARCH_TOOL_NAME in prompt and retrieval.golden_tools(task)[0] not in prompt
