@@ -73,7 +73,7 @@ def _load(data: DataConfig, split: Split, n: int | None) -> list[Task]:
 
 
 def load_eval_tasks(data: DataConfig, entries: list[str], n: int) -> dict[str, list[Task]]:
-    """The tasks of an RL run's evaluations during training (`eval.tasks`), `n` per entry.
+    """The tasks of an RL run's evaluations during training (`eval.tasks`), `n` per entry, in the run's tool mode.
 
     Args:
         data: The run's data section; "toolgym" is its held-out split.
@@ -81,5 +81,10 @@ def load_eval_tasks(data: DataConfig, entries: list[str], n: int) -> dict[str, l
         n: Tasks per entry (BFCL: the category's first n).
     """
     from envs import bfcl
+    from envs.open_world import open_task
 
-    return {e: load_tasks(data, "test", n) if e == "toolgym" else bfcl.load(e, limit=n) for e in entries}
+    def bfcl_tasks(category: str) -> list[Task]:
+        tasks = bfcl.load(category, limit=n)
+        return [open_task(t) for t in tasks] if data.tools == "open" else tasks
+
+    return {e: load_tasks(data, "test", n) if e == "toolgym" else bfcl_tasks(e) for e in entries}

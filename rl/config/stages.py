@@ -146,7 +146,10 @@ class TrainingEvalConfig:
 
     Each entry of `tasks` is "toolgym" (the held-out split of the run's data section) or a BFCL category; each
     gets `n` tasks and logs `eval/<entry>/<metric>`. The checkpoint of the step with the highest
-    `eval/<metric>` is kept (saved at that step if save_steps would not) and named in the run's summary.
+    `eval/<metric>` is kept (saved at that step if save_steps would not) and named in the run's summary. The
+    episodes use the run's rollout limits, tool mode and reward weights: `reward` is the training reward on
+    held-out tasks. (launch/eval.py judges BFCL's single-turn categories on the first message alone; here a
+    turn may run to `rollout.max_turns` messages, and every call of the turn counts.)
     """
 
     every_n_steps: int = 0  # 0: no evaluation during training
