@@ -403,6 +403,8 @@ def compare(a: dict[str, Any], b: dict[str, Any], metrics: list[str] | None = No
     metrics = metrics or (["valid", "reward"] if a["benchmark"] == "bfcl" else ["ast_valid", "exec_valid", "reward"])
     rows_a = {r["id"]: r for r in a["per_task"]}
     rows_b = {r["id"]: r for r in b["per_task"]}
+    if all("retrieval_recall" in r for r in [*rows_a.values(), *rows_b.values()]):
+        metrics = [*metrics, "retrieval_recall"]  # both in open mode
     common = [i for i in rows_a if i in rows_b]
     groups: dict[str, list[str]] = defaultdict(list)
     for i in common:
