@@ -15,6 +15,14 @@ PY = sys.executable
 ENV = {**os.environ, "WANDB_MODE": "offline", "TRL_EXPERIMENTAL_SILENCE": "1"}
 
 
+def _eval(args, capsys=None) -> str:
+    """launch/eval.py in this process (no new interpreter to start); returns what it printed."""
+    from launch.eval import main
+
+    assert main([str(a) for a in args]) == 0
+    return capsys.readouterr().out if capsys is not None else ""
+
+
 def _run(args, timeout=900):
     proc = subprocess.run([PY, *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{args}:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
@@ -22,16 +30,16 @@ def _run(args, timeout=900):
 
 
 @pytest.mark.integration
-def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes_to_the_same_json(tmp_path):
+def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes_to_the_same_json(tmp_path, capsys):
     from rl.eval.bfcl_score import ALL_CATEGORIES, NOT_RUN
     from rl.eval.evaluate import BFCL_CATEGORIES
 
     def args(out):
-        return ["launch/eval.py", "--benchmark", "bfcl", "--model", "tiny-random", "--limit", "3", "--out", str(out),
-                "--batch-size", "2", "rollout.max_new_tokens=16"]
+        return ["--benchmark", "bfcl", "--model", "tiny-random", "--limit", "3", "--out", str(out), "--batch-size", "2",
+                "rollout.max_new_tokens=16"]
 
     whole = tmp_path / "whole.json"
-    _run(args(whole))
+    _eval(args(whole))
     res = json.loads(whole.read_text())
     assert list(res["categories"]) == list(ALL_CATEGORIES)  # every BFCL v4 category has a key
     for c, v in res["categories"].items():
@@ -49,7 +57,8 @@ def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes
     # Killed once some tasks are journaled, then rerun: it resumes, redoes none, and ends with the same JSON.
     resumed = tmp_path / "resumed.json"
     journal = resumed.with_suffix(".tasks.jsonl")
-    proc = subprocess.Popen([PY, *args(resumed)], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([PY, "launch/eval.py", *args(resumed)], cwd=ROOT, env=ENV, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
     try:
         while proc.poll() is None and not (journal.is_file() and journal.read_text().count("\n") > 1):
             time.sleep(0.05)
@@ -59,8 +68,8 @@ def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes
     done_before = journal.read_text().count("\n") - 1
     total = 3 * len(BFCL_CATEGORIES)
     assert 0 < done_before < total
-    rerun = _run(args(resumed))
-    assert f"{done_before} task(s) already evaluated" in rerun.stdout + rerun.stderr
+    capsys.readouterr()
+    assert f"{done_before} task(s) already evaluated" in _eval(args(resumed), capsys)
     ids = [json.loads(line)["id"] for line in journal.read_text().splitlines()[1:]]
     assert len(ids) == len(set(ids)) == total  # no finished task was played again
     again = json.loads(resumed.read_text())
@@ -68,19 +77,20 @@ def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes
 
 
 @pytest.mark.integration
-def test_toolgym_eval_and_compare(tmp_path):
+def test_toolgym_eval_and_compare_and_open_mode(tmp_path, capsys):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
-    for path in (a, b):
-        _run(["launch/eval.py", "--benchmark", "toolgym", "--model", "tiny-random", "--limit", "16", "--out", str(path),
-              "rollout.max_new_tokens=8"])
+    _run(["launch/eval.py", "--benchmark", "toolgym", "--model", "tiny-random", "--limit", "16", "--out", str(a),
+          "rollout.max_new_tokens=8"])  # once as a new user runs it, then in this process
+    _eval(["--benchmark", "toolgym", "--model", "tiny-random", "--limit", "16", "--out", b, "rollout.max_new_tokens=8"])
     res = json.loads(a.read_text())
     assert res["overall"]["n"] == 16 and "domains" in res and {"ast_valid", "exec_valid", "reward"} <= set(res["overall"])
-    cmp = _run(["launch/eval.py", "--compare", str(a), str(b)]).stdout
+    capsys.readouterr()
+    cmp = _eval(["--compare", a, b], capsys)
     assert "overall" in cmp and "[+0.00, +0.00]" in cmp  # same model, greedy: identical per-task results
     # The same tasks in open mode: the prompt offers search_tools alone, and retrieval is reported.
     opened = tmp_path / "open.json"
-    _run(["launch/eval.py", "--benchmark", "toolgym", "--model", "tiny-random", "--limit", "16", "--out", str(opened),
-          "--tools", "open", "rollout.max_new_tokens=8"])
+    _eval(["--benchmark", "toolgym", "--model", "tiny-random", "--limit", "16", "--out", opened, "--tools", "open",
+           "rollout.max_new_tokens=8"])
     res_open = json.loads(opened.read_text())
     assert res_open["tools"] == "open" and res["tools"] == "golden"
     assert [r["id"] for r in res_open["per_task"]] == [r["id"] for r in res["per_task"]]
