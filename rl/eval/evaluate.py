@@ -244,8 +244,10 @@ def evaluate(
         "data_version": data_version(benchmark),
         "reward_weights": dict(cfg.rewards.components),
     }
-    log = TaskJournal(journal, {**meta, "model_files": model_files(cfg.model.name_or_path),
-                                "tasks": [t.id for t in tasks]}) if journal else None
+    # The journal's rows are reused only under the very settings that made them.
+    header = {**meta, "rollout": dataclasses.asdict(cfg.rollout), "env": dataclasses.asdict(cfg.env),
+              "model_files": model_files(cfg.model.name_or_path), "tasks": [t.id for t in tasks]}
+    log = TaskJournal(journal, header) if journal else None
     rows: dict[str, dict[str, Any]] = dict(log.rows) if log else {}
     if log and log.note:
         print(f"[toolgym] {progress or 'eval'}: {log.note}", flush=True)
