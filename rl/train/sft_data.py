@@ -27,7 +27,7 @@ from envs.domains import DOMAINS
 from envs.formats import ANSWER, Format
 from envs.open_world import SEARCH_TOOL_NAME, is_open, offered_tools
 from envs.replay import tool_parameters, turn_calls
-from envs.schema import tool_name
+from envs.schema import normalize_tool, tool_name
 from envs.types import Task, ToolCall, ToolResult
 from rewards.execution import informative_leaves
 from rewards.expect import missing_params
@@ -106,7 +106,7 @@ def task_dialogue(task: Task, fmt: Format, reasoning: bool = False) -> list[dict
             asked: list[ToolResult] = []  # outputs of read-only calls: what the user asked to know
             for group in ([c] for c in calls) if sequential else [calls]:
                 if is_open(task):
-                    dialogue += _searches_for(group, env, fmt, retrieved)
+                    dialogue += _searches_for(group, task, env, fmt, retrieved)
                 text = fmt.render_calls(group)
                 if fmt.parse(text).calls != group:
                     raise RejectedExample(f"parse: target calls do not survive the {fmt.name} round trip")
@@ -126,7 +126,7 @@ def task_dialogue(task: Task, fmt: Format, reasoning: bool = False) -> list[dict
     return dialogue
 
 
-def _searches_for(calls: list[ToolCall], env: Any, fmt: Format, retrieved: set[str]) -> list[dict[str, Any]]:
+def _searches_for(calls: list[ToolCall], task: Task, env: Any, fmt: Format, retrieved: set[str]) -> list[dict[str, Any]]:
     """Open mode: a search before the first call of each tool, with its real result. The query is the tool's
     name in words, as a short request for it would be ("pay bill"); if the pool does not rank the tool among the
     first few for that, the query adds its description. A tool no query finds rejects the example."""
@@ -135,7 +135,8 @@ def _searches_for(calls: list[ToolCall], env: Any, fmt: Format, retrieved: set[s
         if name in retrieved:
             continue
         words = name.replace("_", " ").replace(".", " ")
-        description = next((t["function"].get("description", "") for t in env.inner.tools if t["function"]["name"] == name), "")
+        description = next((normalize_tool(t)["function"].get("description", "") for t in task.tools
+                            if tool_name(t) == name), "")
         for query, k in ((words, 3), (f"{words} {description}".strip(), 5)):
             search = ToolCall(SEARCH_TOOL_NAME, {"query": query, "k": k})
             (result,) = env.step([search])
