@@ -170,7 +170,9 @@ def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:
         from rewards import retrieval
 
         found = retrieval.check(task, tr.episode).details
-        row["retrieval_recall"], row["searches"] = found["recall"], found["searches"]
+        # Recall is over the tasks that have golden tools; an irrelevance task has none to find (None).
+        row["retrieval_recall"] = found["recall"] if found["golden"] else None
+        row["searches"] = found["searches"]
     return row
 
 
@@ -183,6 +185,11 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
 
+def _mean_of(rows: list[dict[str, Any]], metric: str) -> float:
+    """The metric's mean over the rows that have a value for it (None: nothing to measure on that task)."""
+    return _mean([float(r[metric]) for r in rows if r.get(metric) is not None])
+
+
 def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
     """Per-category (and, for toolgym, per-domain) accuracy, plus BFCL's summaries."""
     by_cat: dict[str, list[dict]] = defaultdict(list)
@@ -191,8 +198,8 @@ def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
     metrics = ["valid", "reward"] if benchmark == "bfcl" else ["ast_valid", "exec_valid", "reward"]
     if rows and "retrieval_recall" in rows[0]:
         metrics += ["retrieval_recall", "searches"]
-    cats = {c: {"n": len(rs), **{m: _mean([float(r[m]) for r in rs]) for m in metrics}} for c, rs in sorted(by_cat.items())}
-    out: dict[str, Any] = {"categories": cats, "overall": {"n": len(rows), **{m: _mean([float(r[m]) for r in rows]) for m in metrics}}}
+    cats = {c: {"n": len(rs), **{m: _mean_of(rs, m) for m in metrics}} for c, rs in sorted(by_cat.items())}
+    out: dict[str, Any] = {"categories": cats, "overall": {"n": len(rows), **{m: _mean_of(rows, m) for m in metrics}}}
     if benchmark == "bfcl":
         out.update(bfcl_score.summarize({c: (v["valid"], v["n"]) for c, v in cats.items()}))
         # Every BFCL category has a key; one that cannot run here says why.
@@ -203,7 +210,7 @@ def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
         by_dom: dict[str, list[dict]] = defaultdict(list)
         for r in rows:
             by_dom[r["domain"]].append(r)
-        out["domains"] = {d: {"n": len(rs), **{m: _mean([float(r[m]) for r in rs]) for m in metrics}} for d, rs in sorted(by_dom.items())}
+        out["domains"] = {d: {"n": len(rs), **{m: _mean_of(rs, m) for m in metrics}} for d, rs in sorted(by_dom.items())}
     return out
 
 
@@ -417,8 +424,9 @@ def compare(a: dict[str, Any], b: dict[str, Any], metrics: list[str] | None = No
     for g, ids in groups.items():
         out["deltas"][g] = {}
         for m in metrics:
-            mean, lo, hi = paired_bootstrap([float(rows_a[i][m]) for i in ids], [float(rows_b[i][m]) for i in ids])
-            out["deltas"][g][m] = {"n": len(ids), "delta": mean, "ci95": [lo, hi]}
+            paired = [i for i in ids if rows_a[i].get(m) is not None and rows_b[i].get(m) is not None]
+            mean, lo, hi = paired_bootstrap([float(rows_a[i][m]) for i in paired], [float(rows_b[i][m]) for i in paired])
+            out["deltas"][g][m] = {"n": len(paired), "delta": mean, "ci95": [lo, hi]}
     return out
 
 
