@@ -10,7 +10,8 @@ policy is offered changes. In open mode:
   k best tools' compact schemas (k from 1 to MAX_K; at most `max_searches` searches per episode). Its result is a
   tool message like any other, so it counts against the episode's token budget.
 - A tool becomes callable once a search returned it; the call then goes to the task's own env, which serves
-  every tool of its world (a retrieved tool from elsewhere gets that env's "unknown tool" error).
+  the tools of its world (a simulated task: every tool of its domains; a BFCL task: its own functions). A
+  retrieved tool from elsewhere gets that env's "unknown tool" error.
 - Calling a tool no search returned is an error observation, never a crash.
 """
 
