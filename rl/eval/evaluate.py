@@ -181,13 +181,10 @@ def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _mean(xs: list[float]) -> float:
-    return sum(xs) / len(xs) if xs else float("nan")
-
-
 def _mean_of(rows: list[dict[str, Any]], metric: str) -> float:
     """The metric's mean over the rows that have a value for it (None: nothing to measure on that task)."""
-    return _mean([float(r[metric]) for r in rows if r.get(metric) is not None])
+    xs = [float(r[metric]) for r in rows if r.get(metric) is not None]
+    return sum(xs) / len(xs) if xs else float("nan")
 
 
 def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
