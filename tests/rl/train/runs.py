@@ -14,8 +14,9 @@ PY = sys.executable
 ENV = {**os.environ, "WANDB_MODE": "offline", "TRL_EXPERIMENTAL_SILENCE": "1", "RAY_DEDUP_LOGS": "0"}
 
 
-def run(args: list, timeout: int = 900, **kw) -> subprocess.CompletedProcess:
-    proc = subprocess.run([PY, *map(str, args)], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=timeout, **kw)
+def run(args: list, timeout: int = 900, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Runs a launch script to its end; `env` defaults to ENV (a run that starts a local Ray of its own)."""
+    proc = subprocess.run([PY, *map(str, args)], cwd=ROOT, env=env or ENV, capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"{args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     return proc
 

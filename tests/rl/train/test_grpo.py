@@ -3,15 +3,9 @@
 SFT smoke model comes from conftest.py).
 """
 
-import contextlib
 import json
-import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,10 +26,10 @@ def test_sft_output_reloads_with_tokenizer_and_template(sft_model):
 
 
 @pytest.fixture(scope="module")
-def smoke_run(sft_model, tmp_path_factory) -> tuple[Path, dict]:
+def smoke_run(sft_model, ray_head, tmp_path_factory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("grpo")
     proc = run(["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
-                 f"trainer.output_dir={out}"])
+                 f"trainer.output_dir={out}"], env=ray_head.joined(ENV))
     return out, summary(proc.stdout)
 
 
@@ -70,26 +64,16 @@ def test_smoke_trains_two_steps_on_policy_with_every_reward_logged(smoke_run, sf
     assert (out / "checkpoint-2" / "trainer_state.json").is_file()
 
 
-def test_two_learners_zero2_match_one_learner_first_step_loss(smoke_run, sft_model, tmp_path):
+def test_two_learners_zero2_match_one_learner_first_step_loss(smoke_run, sft_model, ray_head, tmp_path):
     out1, _ = smoke_run
     out2 = tmp_path / "zero2"
     run(["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
           f"trainer.output_dir={out2}", "trainer.num_learners=2", "trainer.deepspeed=configs/deepspeed/zero2.json",
-          "trainer.max_steps=1"])
+          "trainer.max_steps=1"], env=ray_head.joined(ENV))
     first1, first2 = metrics(out1)[0], metrics(out2)[0]
     # Same rollouts (seeded by step, task and sample, not by sharding) and the same weights: the same loss.
     assert first2["reward"] == pytest.approx(first1["reward"], abs=1e-6)
     assert first2["loss"] == pytest.approx(first1["loss"], abs=1e-5)
-
-
-def _free_ports(n: int) -> list[int]:
-    """n distinct free loopback ports. Every socket stays bound until all n are drawn: the kernel hands a port
-    that was just released out again, and a head given one port twice exits at once."""
-    with contextlib.ExitStack() as stack:
-        socks = [stack.enter_context(socket.socket()) for _ in range(n)]
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
 
 
 def _template_run(template: str, out: Path) -> list[str]:
@@ -112,67 +96,40 @@ def _assert_trained_on_template(out: Path, template: str, steps: int) -> None:
     assert tok.chat_template == trl_templates()[template]
 
 
-def test_ray_job_submit_trains_multi_turn_on_the_qwen3_template(tmp_path):
+def test_ray_job_submit_trains_multi_turn_on_the_qwen3_template(ray_head, tmp_path):
     """The cluster launch path (`ray job submit` to a head) on a model brought with another family's template."""
-    from rl.ray_utils import LOOPBACK_ENV
+    ray = str(Path(PY).parent / "ray")
+    out = tmp_path / "job"
+    deadline = time.time() + 300
+    while True:
+        sub = subprocess.run(
+            [ray, "job", "submit", "--address", ray_head.dashboard, "--working-dir", str(ROOT), "--",
+             "python", "launch/grpo.py", *_template_run("qwen3", out), "trainer.max_steps=2"],
+            env=ray_head.env, capture_output=True, text=True, timeout=900,
+        )
+        # The head's job agent registers a while after it starts; until then a submit is refused (connection
+        # refused, or HTTP 500 "No available agent"; nothing is submitted), so wait and submit again.
+        refused = "No available agent to submit job" in sub.stderr or "Failed to connect to Ray" in sub.stderr \
+            or "Connection refused" in sub.stderr
+        if not refused or time.time() > deadline:
+            break
+        time.sleep(1)
+    assert sub.returncode == 0, sub.stdout[-4000:] + sub.stderr[-2000:] + ray_head.log.read_text()[-2000:]
+    job_id = re.search(r"Job '(raysubmit_\w+)' submitted", sub.stdout).group(1)
+    from ray.job_submission import JobStatus, JobSubmissionClient
 
-    venv_bin = str(Path(PY).parent)
-    # The head's files go to a temp dir of its own and its processes into a session of their own: the test
-    # stops exactly this head (`ray stop` would stop every Ray on the machine, a demo's included).
-    ray_tmp = Path(tempfile.mkdtemp(prefix="rt", dir="/tmp"))  # short: Ray's socket paths have a length limit
-    env = {**ENV, **LOOPBACK_ENV, "PATH": f"{venv_bin}:{ENV['PATH']}", "RAY_AUTH_MODE": "disabled", "RAY_TMPDIR": str(ray_tmp)}
-    gcs, dash, agent, agent_grpc, runtime_env, metrics_port, client = _free_ports(7)
-    head_log = tmp_path / "head.log"
-    log = head_log.open("w")
-    ray = str(Path(venv_bin) / "ray")
-    # Every port given: Ray's fixed defaults (the job agent's 52365) are taken while another local Ray runs.
-    head = subprocess.Popen(
-        [ray, "start", "--head", "--block", "--node-ip-address", "127.0.0.1", "--port", str(gcs), "--dashboard-host",
-         "127.0.0.1", "--dashboard-port", str(dash), "--dashboard-agent-listen-port", str(agent),
-         "--dashboard-agent-grpc-port", str(agent_grpc), "--runtime-env-agent-port", str(runtime_env),
-         "--metrics-export-port", str(metrics_port), "--ray-client-server-port", str(client), "--num-cpus", "4",
-         "--disable-usage-stats"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    try:
-        out = tmp_path / "job"
-        deadline = time.time() + 300
-        while True:
-            assert head.poll() is None, f"the Ray head exited:\n{head_log.read_text()[-4000:]}"
-            sub = subprocess.run(
-                [ray, "job", "submit", "--address", f"http://127.0.0.1:{dash}", "--working-dir", str(ROOT), "--",
-                 "python", "launch/grpo.py", *_template_run("qwen3", out), "trainer.max_steps=2"],
-                env=env, capture_output=True, text=True, timeout=900,
-            )
-            # The head's job agent registers a while after it starts; until then a submit is refused (connection
-            # refused, or HTTP 500 "No available agent"; nothing is submitted), so wait and submit again.
-            refused = "No available agent to submit job" in sub.stderr or "Failed to connect to Ray" in sub.stderr \
-                or "Connection refused" in sub.stderr
-            if not refused or time.time() > deadline:
-                break
-            time.sleep(1)
-        assert sub.returncode == 0, sub.stdout[-4000:] + sub.stderr[-2000:]
-        job_id = re.search(r"Job '(raysubmit_\w+)' submitted", sub.stdout).group(1)
-        from ray.job_submission import JobStatus, JobSubmissionClient
-
-        assert JobSubmissionClient(f"http://127.0.0.1:{dash}").get_job_status(job_id) == JobStatus.SUCCEEDED
-        assert summary(sub.stdout)["worker_versions"] == [2, 2]  # on-policy, both steps
-        _assert_trained_on_template(out, "qwen3", steps=2)
-    finally:
-        with contextlib.suppress(ProcessLookupError):  # a head that exited may have taken its whole group with it
-            os.killpg(head.pid, signal.SIGTERM)
-        head.wait(120)
-        log.close()
-        shutil.rmtree(ray_tmp, ignore_errors=True)
+    assert JobSubmissionClient(ray_head.dashboard).get_job_status(job_id) == JobStatus.SUCCEEDED
+    assert summary(sub.stdout)["worker_versions"] == [2, 2]  # on-policy, both steps
+    _assert_trained_on_template(out, "qwen3", steps=2)
 
 
-def test_kill_mid_run_then_resume_loses_and_repeats_no_step_on_the_llama3_1_template(tmp_path):
+def test_kill_mid_run_then_resume_loses_and_repeats_no_step_on_the_llama3_1_template(ray_head, tmp_path):
     out = tmp_path / "resume"
     args = ["launch/grpo.py", *_template_run("llama3_1", out), "trainer.max_steps=4", "trainer.save_steps=1"]
-    run_until(args, out / "checkpoint-2" / "trainer_state.json")
+    run_until(args, out / "checkpoint-2" / "trainer_state.json")  # on a local Ray of its own, killed with it
     logged_before = [r["step"] for r in metrics(out)]
     assert logged_before and max(logged_before) < 4
-    result = summary(run([*args, "--resume"]).stdout)
+    result = summary(run([*args, "--resume"], env=ray_head.joined(ENV)).stdout)
     assert result["steps"] == 4 and result["worker_versions"] == [4, 4]
     _assert_trained_on_template(out, "llama3_1", steps=4)
     state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())

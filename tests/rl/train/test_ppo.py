@@ -111,17 +111,13 @@ def test_policy_and_value_gradients_reach_policy_tokens_only():
 # ---------------------------------------------------------------------------------------------------
 
 
-def _ppo(sft_model, out, *overrides):
-    from runs import run, summary
-
-    return summary(run(["launch/train.py", "--config", "configs/ppo_smoke.yaml", f"model.name_or_path={sft_model}",
-                        f"trainer.output_dir={out}", *overrides]).stdout)
-
-
 @pytest.fixture(scope="module")
-def ppo_run(sft_model, tmp_path_factory):
+def ppo_run(sft_model, ray_head, tmp_path_factory):
+    from runs import ENV, run, summary
+
     out = tmp_path_factory.mktemp("ppo")
-    return out, _ppo(sft_model, out)
+    return out, summary(run(["launch/train.py", "--config", "configs/ppo_smoke.yaml", f"model.name_or_path={sft_model}",
+                             f"trainer.output_dir={out}"], env=ray_head.joined(ENV)).stdout)
 
 
 @pytest.mark.integration
@@ -162,24 +158,25 @@ def test_ppo_smoke_trains_policy_and_critic_on_policy_and_logs_everything(ppo_ru
 
 @pytest.mark.integration
 @pytest.mark.slow
-def test_two_learners_zero2_match_one_learner_then_resume_repeats_no_step_and_restores_the_critic(ppo_run, sft_model, tmp_path):
+def test_two_learners_zero2_match_one_learner_then_resume_repeats_no_step_and_restores_the_critic(ppo_run, sft_model, ray_head,
+                                                                                                    tmp_path):
     """Two learners under ZeRO-2, killed after their first checkpoint and resumed: one run checks both that
     sharding the learner changes no loss and that a ZeRO-2 resume restores the policy, critic and optimizer."""
-    from runs import metrics, run, run_until, summary
+    from runs import ENV, metrics, run, run_until, summary
 
     one_learner, _ = ppo_run
     want = {r["step"]: r for r in metrics(one_learner)}
     out = tmp_path / "zero2"
     args = ["launch/train.py", "--config", "configs/ppo_smoke.yaml", f"model.name_or_path={sft_model}",
             f"trainer.output_dir={out}", "trainer.num_learners=2", "trainer.deepspeed=configs/deepspeed/zero2.json"]
-    run_until(args, out / "checkpoint-2" / "trainer_state.json")
+    run_until(args, out / "checkpoint-2" / "trainer_state.json")  # on a local Ray of its own, killed with it
     assert max(r["step"] for r in metrics(out)) < 4
     # Same rollouts (seeded by step, task and sample, not by sharding) and the same weights: the same losses.
     first = metrics(out)[0]
     assert first["reward"] == pytest.approx(want[1]["reward"], abs=1e-6)
     for key in ("ppo/policy_loss", "ppo/value_loss", "loss"):
         assert first[key] == pytest.approx(want[1][key], abs=1e-5), key
-    result = summary(run([*args, "--resume"]).stdout)
+    result = summary(run([*args, "--resume"], env=ray_head.joined(ENV)).stdout)
     rows = metrics(out)
     assert result["steps"] == 4 and [r["step"] for r in rows] == [1, 2, 3, 4]  # none lost, none repeated
     assert result["worker_versions"] == [4, 4]
