@@ -7,6 +7,7 @@ bfcl_eval's handlers or top-level modules, because they pull in every model SDK.
 Category mapping (`Task.category`; `metadata["bfcl_scoring"]` says how BFCL scores the task):
 
     simple_python, live_simple                 -> simple             scoring "ast"
+    simple_java, simple_javascript             -> simple             scoring "ast" (Java/JavaScript rules)
     multiple, live_multiple                    -> multiple           scoring "ast"
     parallel, live_parallel                    -> parallel           scoring "ast"
     parallel_multiple, live_parallel_multiple  -> parallel_multiple  scoring "ast"
@@ -25,6 +26,16 @@ The multi-turn categories differ only in their data, and in two things BFCL's ha
   the model and for the ground truth alike; `metadata["bfcl_long_context"]` tells the env.
 miss_param needs nothing: its turn with a missing value has an empty ground truth, and the next user turn
 supplies the value.
+
+simple_java and simple_javascript: BFCL's function docs declare Java/JavaScript types ("long", "ArrayList",
+"Boolean", "dict", ...), and BFCL asks every model for each argument as a string of source text: the docs it
+shows declare every parameter a `string`, and say in its description which Java/JavaScript type to write
+(`_source_text_docs`). `Task.tools` holds those docs, so in every toolgym format a call carries Java/JavaScript
+arguments as JSON/Python strings: json `{"name": "f", "arguments": {"ids": "new long[]{1L, 2L}", "flag":
+"true"}}`, pythonic `[f(ids="new long[]{1L, 2L}", flag="true")]`. A value that is not a string (`"flag": true`)
+fails, as it does in BFCL (`type_error:java`). The checker reads the strings by the declared types, which the
+task keeps in `metadata["bfcl_typed_tools"]` (the docs as BFCL ships them) with `metadata["bfcl_language"]`;
+`rewards.ast_match.task_rules` picks them up.
 
 live_relevance has no possible answer. BFCL counts a task as passed when the model makes at least
 one call, any call. Our ground-truth form cannot say "any call", so these tasks carry `[[]]` and
@@ -81,6 +92,8 @@ __all__ = [
 # BFCL category -> (our category, scoring mode). None means "simple" or "multiple" by tool count.
 _CATEGORY_MAP: dict[str, tuple[str | None, str]] = {
     "simple_python": ("simple", "ast"),
+    "simple_java": ("simple", "ast"),
+    "simple_javascript": ("simple", "ast"),
     "live_simple": ("simple", "ast"),
     "multiple": ("multiple", "ast"),
     "live_multiple": ("multiple", "ast"),
@@ -98,6 +111,8 @@ _CATEGORY_MAP: dict[str, tuple[str | None, str]] = {
 }
 BFCL_CATEGORIES: tuple[str, ...] = tuple(_CATEGORY_MAP)
 MULTI_TURN_CATEGORIES: tuple[str, ...] = tuple(c for c, (_, scoring) in _CATEGORY_MAP.items() if scoring == "multi_turn")
+# The categories whose arguments are Java / JavaScript source text (see the module docstring).
+_SOURCE_LANGUAGE = {"simple_java": "java", "simple_javascript": "javascript"}
 # bfcl_eval/constants/default_prompts.py, DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC (a test checks the copy).
 ADDITIONAL_FUNCTION_PROMPT = "I have updated some more functions you can choose from. What about now?"
 
@@ -173,15 +188,51 @@ def _single_turn_task(row: dict[str, Any], answers: dict[str, Any], category: st
         ground_truth = [answers[row["id"]]]
     else:
         ground_truth = [[] for _ in row["question"]]  # irrelevance / relevance: see the module docstring
+    metadata: dict[str, Any] = {"source": "bfcl", "bfcl_category": category, "bfcl_scoring": scoring}
+    tools = row["function"]
+    if category in _SOURCE_LANGUAGE:
+        metadata["bfcl_language"] = _SOURCE_LANGUAGE[category]
+        metadata["bfcl_typed_tools"] = tools
+        tools = _source_text_docs(tools, _SOURCE_LANGUAGE[category])
     return Task(
         id=row["id"],
         category=ours,
         turns=row["question"],
-        tools=row["function"],
+        tools=tools,
         ground_truth=ground_truth,
         domains=[],
-        metadata={"source": "bfcl", "bfcl_category": category, "bfcl_scoring": scoring},
+        metadata=metadata,
     )
+
+
+def _source_text_docs(functions: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """The function docs as BFCL shows them for Java/JavaScript (`add_language_specific_hint_to_function_doc`).
+
+    A note on the syntax ends each description; each parameter becomes a `string` whose description names
+    its Java/JavaScript type (and, for arrays, its item type; for JavaScript objects, their schema). The
+    input is not changed. A test compares the result with bfcl-eval's own preprocessing.
+    """
+    name = "Java" if language == "java" else "JavaScript"
+    syntax = "Java 8 SDK syntax" if language == "java" else "JavaScript syntax"
+    array_types = ("ArrayList", "Array") if language == "java" else ("array",)
+    docs = json.loads(json.dumps(functions))
+    for doc in docs:
+        doc["description"] += f" Note that the provided function is in {syntax}."
+        for param in doc["parameters"]["properties"].values():
+            if param["type"] == "any":
+                param["description"] += f" This parameter can be of any type of {name} object in string representation."
+            else:
+                param["description"] += f" This is {name} {param['type']} type parameter in string representation."
+            if param["type"] in array_types:
+                item = param.pop("items")["type"]
+                param["description"] += f" The list elements are of type {item}; they are not in string representation."
+            if language == "javascript" and param["type"] == "dict" and "properties" in param:
+                schema = json.dumps(param.pop("properties"))
+                param["description"] += (
+                    f" The dictionary entries have the following schema; they are not in string representation. {schema}"
+                )
+            param["type"] = "string"
+    return docs
 
 
 def _multi_turn_task(row: dict[str, Any], answers: dict[str, Any], docs: _FuncDocs, category: str) -> Task:

@@ -9,6 +9,11 @@ Formats:
     pythonic:  `[f(a=1), pkg.g(b='x')]` (BFCL / ToolACE style), parsed with `ast`, never `eval`.
     decision:  `<|use_tool|>` followed by calls (json or pythonic), or `<|answer|>` followed by text.
     native:    the tokenizer's own chat template (`tools=`) and response parser.
+
+Argument values are whatever JSON (or Python literal) the model writes. BFCL's Java and JavaScript tasks need no
+grammar of their own: their tools declare every parameter a string, so each argument travels as a string of
+source text (`"ids": "new long[]{1L, 2L}"`, `ids="new long[]{1L, 2L}"`), and the AST checker reads it by the
+declared Java/JavaScript type (`envs/bfcl.py`, `rewards/source_types.py`).
 """
 
 from __future__ import annotations

@@ -36,8 +36,6 @@ LEADERBOARD_WEIGHTS = {"non_live": 10, "live": 10, "irrelevance": 10, "multi_tur
 
 # Why a category cannot run here. Everything else runs (envs.bfcl loads it, rl.eval.evaluate scores it).
 NOT_RUN = {
-    "simple_java": "needs BFCL's Java type rules in the AST matcher, which toolgym does not have yet",
-    "simple_javascript": "needs BFCL's JavaScript type rules in the AST matcher, which toolgym does not have yet",
     "web_search_base": "needs the live web (its API calls a search engine); this machine reaches package registries only",
     "web_search_no_snippet": "needs the live web (its API calls a search engine); this machine reaches package registries only",
     "memory_kv": "needs the memory prerequisite conversations and BFCL's agentic answer checker, not wired in yet",

@@ -5,7 +5,8 @@
     compare(load("a.json"), load("b.json"))       # per-category deltas, paired bootstrap 95% CIs
 
 Verdicts:
-    BFCL AST categories: the strict verdict of rewards.ast_match on the first turn.
+    BFCL AST categories: the strict verdict of rewards.ast_match on the first turn (Java/JavaScript with
+    BFCL's type rules for them).
     BFCL irrelevance / live_irrelevance: no call.  live_relevance: at least one call (BFCL's rule).
     BFCL multi_turn_*: BFCL's multi-turn execution checker on its own API classes.
     BFCL summaries and the overall score: rl/eval/bfcl_score.py (N/A unless every part ran, and a labelled
@@ -148,7 +149,8 @@ def bfcl_verdict(task: Task, tr: Trajectory) -> bool:
         results = [[result_text(r) for r in tr.episode.results(k)] for k in range(turns)]
         states = list(tr.episode.turn_states) + [tr.episode.final_state] * (turns - len(tr.episode.turn_states))
         return bool(check_multi_turn(task, results, states[:turns])["valid"])
-    return ast_match.check(task.tools, calls, task.ground_truth[0]).valid
+    tools, language = ast_match.task_rules(task)  # Java/JavaScript: the declared types and BFCL's rules for them
+    return ast_match.check(tools, calls, task.ground_truth[0], language).valid
 
 
 def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:

@@ -56,7 +56,9 @@ def test_summaries_follow_bfcl_s_rules_on_a_full_run():
 
 
 def test_a_missing_category_makes_its_summaries_and_the_overall_n_a_with_a_labelled_partial_score():
-    scores = {c: v for c, v in _all().items() if c not in bfcl_score.NOT_RUN}
+    # What cannot run here, and the two other simple categories, are missing.
+    missing = set(bfcl_score.NOT_RUN) | {"simple_java", "simple_javascript"}
+    scores = {c: v for c, v in _all().items() if c not in missing}
     scores["simple_python"] = (1.0, 10)
     out = bfcl_score.summarize(scores)
     s, p = out["summaries"], out["partial"]
@@ -68,3 +70,44 @@ def test_a_missing_category_makes_its_summaries_and_the_overall_n_a_with_a_label
     assert p["overall"] == pytest.approx((10 * p["non_live"] + 10 * 0.5 + 10 * 0.5 + 30 * 0.5) / 60)
     assert "not a leaderboard number" in p["label"]
     assert bfcl_score.summarize({})["partial"]["overall"] is None
+
+
+def test_java_and_javascript_run_and_complete_the_non_live_summary():
+    assert {"simple_java", "simple_javascript"} <= set(BFCL_CATEGORIES)
+    assert not {"simple_java", "simple_javascript"} & set(bfcl_score.NOT_RUN)
+    scores = {c: v for c, v in _all().items() if c not in bfcl_score.NOT_RUN}
+    scores.update(simple_python=(0.9, 10), simple_java=(0.3, 10), simple_javascript=(0.0, 10))
+    s = bfcl_score.summarize(scores)["summaries"]
+    assert s["non_live"] == pytest.approx((0.4 + 0.5 + 0.5 + 0.5) / 4)  # simple: the mean of the three
+    assert s["agentic"] is None and s["overall"] is None  # web search and memory still cannot run here
+
+
+@pytest.mark.parametrize("fmt", ["json", "pythonic"])
+def test_java_and_javascript_calls_written_in_a_format_are_scored_by_bfcl_s_type_rules(fmt):
+    """A model writes Java/JavaScript arguments as strings of source text, in any format; `bfcl_verdict` reads
+    them by the declared types. A JSON boolean where source text is due fails, as in BFCL."""
+    from envs.formats import get_format
+    from envs.types import Episode, Step, ToolCall
+    from rl.eval.evaluate import bfcl_verdict
+    from rl.rollout.episodes import Trajectory
+
+    java = bfcl.load("simple_java", limit=2)[1]  # params: a HashMap; useShortName: a boolean
+    js = bfcl.load("simple_javascript", limit=3)[2]  # status: an array of Strings
+    hashmap = 'new HashMap<String, Object>() {{ put("limit", 50); put("schemaFilter", "public"); }}'
+    cases = [
+        (java, {"object": "Customers", "useShortName": "true", "params": hashmap}, True),
+        (java, {"object": "Customers", "useShortName": True, "params": hashmap}, False),  # not source text
+        (java, {"object": "Customers", "useShortName": "true", "params": "{limit: 50, schemaFilter: public}"}, False),
+        (js, {"filepath": "'/var/log/db.log'", "status": "['completed', 'failed']", "encoding": '"utf-8"',
+              "processFunction": "processFunction"}, True),
+        (js, {"filepath": "/var/log/db.log", "status": "['failed', 'completed']", "encoding": "utf-8",
+              "processFunction": "processFunction"}, False),
+    ]
+    form = get_format(fmt)
+    for task, args, want in cases:
+        (name,) = task.ground_truth[0][0]
+        text = form.render_calls([ToolCall(name, args)])
+        parsed = form.parse(text)
+        assert parsed.error is None and parsed.calls[0].arguments == args, text
+        tr = Trajectory(task.id, 0, [], [], [], [], Episode(task.id, [Step(turn=0, text=text, calls=parsed.calls)]), {})
+        assert bfcl_verdict(task, tr) is want, (task.id, args)
