@@ -1,4 +1,5 @@
-"""Differential test: our strict AST verdict agrees with bfcl-eval's own checker on >= 20,000 pairs."""
+"""Differential test: our strict AST verdict agrees with bfcl-eval's own checker on >= 20,000 Python pairs, and,
+for Java and JavaScript, verdict and error type on >= 2,000 pairs (source-text conversion on 24,000 texts)."""
 
 from __future__ import annotations
 
@@ -150,3 +151,78 @@ def test_java_and_javascript_ground_truth_passes_through_the_loaded_tasks(source
         if not ours.valid:
             failed.append(task.id)
     assert sorted(failed) == ["simple_java_36", "simple_java_64", "simple_java_65"]
+
+
+_SCALARS = ["1", "-2", "07", "3L", "4l", "1.5", "-0.5", "2.5f", "3F", "3e2", "1.5e-3", "3e2F", "5n", "true", "false",
+            '"a b"', "'c'", '"x, y"', "x", "null", "", " 7", "+3", "1_0", "inf", "nan", "1.5d", "'a'"]
+_TEMPLATES = {  # collection spellings, by the declared type they are written for
+    "ArrayList": ["new ArrayList<>(Arrays.asList({}))", "new ArrayList<Long>() {{{{ add({}); add(1); }}}}",
+                  "new ArrayList<>()"],
+    "Array": ["new int[]{{{}}}", "new String[] {{ {} }}", "new char[]{{{}, 'z'}}"],
+    "HashMap": ['new HashMap<String, Object>() {{{{ put("k", {}); }}}}', 'new HashMap<>() {{ put("a", {}); }}',
+                "new HashMap<>()"],
+    "array": ["[{}]", "[[{}], [1]]", "new Array({})", "[ {} , 'x']"],
+    "dict": ["{{a: {}}}", "{{'a': {}, b: [1, 'x']}}", "{{a: {{b: {}}}}}", "{{}}"],
+}
+
+
+def _random_source_text(rng, declared, pieces):
+    """Mostly text written for the declared type (a scalar, or a collection filled with scalars), else a jumble."""
+    r = rng.random()
+    if r < 0.8 and declared in _TEMPLATES:
+        body = rng.choice([", ", ","]).join(rng.choice(_SCALARS) for _ in range(rng.randrange(0, 4)))
+        return rng.choice(_TEMPLATES[declared]).format(body)
+    if r < 0.8:
+        return rng.choice(_SCALARS)
+    return "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 7)))
+
+
+def test_source_text_conversion_equals_bfcl_s_converters_on_random_text():
+    """`rewards.source_types.convert` against bfcl-eval's java_type_converter / js_type_converter on 24,000 random
+    source texts built from the pieces their patterns look for: the same value, type for type."""
+    import contextlib
+    import io
+    import math
+    import random
+
+    from bfcl_eval.eval_checker.ast_eval.type_convertor.java_type_converter import java_type_converter
+    from bfcl_eval.eval_checker.ast_eval.type_convertor.js_type_converter import js_type_converter
+
+    from rewards.source_types import ARRAY_TYPES, JAVA_TYPES, JS_TYPES, convert
+
+    pieces = ["1", "-2", "3L", "4l", "1.5", "2.5f", "3e2", "3e2F", "5n", "true", "false", '"a b"', "'c'", "x", "null",
+              "", " ", "\n", ",", ", ", ":", "[", "]", "{", "}", "(", ")", "new ", "ArrayList<>", "ArrayList<Integer>",
+              "Arrays.asList(", "new int[]", "new String[]", "HashMap<String, Object>", "() {{", "}}", 'put("k", ',
+              "add(", ";", "[1, 2]", "[[1, 2], [3]]", "new Array(", "{a: 1, 'b': \"x\"}", "{}", "+3", "1_0", "inf"]
+    supported = {"java": [t for t in JAVA_TYPES if t not in ("Set", "Hashtable", "Queue", "Stack")],
+                 "javascript": list(JS_TYPES)}
+    official = {"java": java_type_converter, "javascript": js_type_converter}
+
+    def same(a, b):
+        if type(a) is not type(b):
+            return False
+        if isinstance(a, float) and math.isnan(a):
+            return math.isnan(b)
+        if isinstance(a, list):
+            return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+        if isinstance(a, dict):
+            return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+        return a == b
+
+    rng = random.Random(11)
+    kinds, bad = Counter(), []
+    for language in ("java", "javascript"):
+        types = supported[language]
+        for _ in range(12_000):
+            declared = rng.choice(types)
+            item = rng.choice([None, *types]) if declared in ARRAY_TYPES[language] else None
+            text = _random_source_text(rng, declared, pieces)
+            with contextlib.redirect_stdout(io.StringIO()):
+                theirs = official[language](text, declared, item)
+            ours = convert(text, language, declared, item)
+            kinds[type(theirs).__name__] += 1
+            if not same(ours, theirs):
+                bad.append((language, declared, item, text, theirs, ours))
+    assert not bad, f"{len(bad)} differences, first: {bad[:3]}"
+    minimum = {"str": 1_000, "list": 1_000, "dict": 1_000, "int": 100, "float": 100, "bool": 100}
+    assert all(kinds[k] >= n for k, n in minimum.items()), kinds
