@@ -15,6 +15,8 @@ Category mapping (`Task.category`; `metadata["bfcl_scoring"]` says how BFCL scor
     live_relevance                             -> simple / multiple  scoring "relevance", GT [[]]
     multi_turn_base, multi_turn_miss_func,     -> multi_turn         scoring "multi_turn" (execution)
     multi_turn_miss_param, multi_turn_long_context
+    format_sensitivity                         -> the base task's    scoring "ast", in BFCL's prompt variants
+                                                  (envs/bfcl_formats.py)
 
 The multi-turn categories differ only in their data, and in two things BFCL's harness does for them:
 - miss_func: the functions named in `missed_function` are left out of the tools until their turn, whose
@@ -108,6 +110,7 @@ _CATEGORY_MAP: dict[str, tuple[str | None, str]] = {
     "multi_turn_miss_func": ("multi_turn", "multi_turn"),
     "multi_turn_miss_param": ("multi_turn", "multi_turn"),
     "multi_turn_long_context": ("multi_turn", "multi_turn"),
+    "format_sensitivity": (None, "ast"),  # 200 AST tasks x BFCL's 26 prompt variants: envs/bfcl_formats.py
 }
 BFCL_CATEGORIES: tuple[str, ...] = tuple(_CATEGORY_MAP)
 MULTI_TURN_CATEGORIES: tuple[str, ...] = tuple(c for c, (_, scoring) in _CATEGORY_MAP.items() if scoring == "multi_turn")
@@ -139,7 +142,8 @@ def load(category: str, limit: int | None = None) -> list[Task]:
     Args:
         category: A BFCL category name, one of `BFCL_CATEGORIES` (e.g. "simple_python", "live_multiple",
             "multi_turn_base").
-        limit: Keep only the first `limit` tasks.
+        limit: Keep only the first `limit` tasks (format_sensitivity: `limit` base tasks, each in BFCL's 26
+            prompt variants; see `envs.bfcl_formats.load_variants`).
 
     Returns:
         Tasks with `id` = BFCL id, `turns` = BFCL `question`, `tools` = BFCL function docs as-is,
@@ -155,6 +159,10 @@ def load(category: str, limit: int | None = None) -> list[Task]:
     """
     if category not in _CATEGORY_MAP:
         raise ValueError(f"unknown BFCL category {category!r}; supported: {', '.join(BFCL_CATEGORIES)}")
+    if category == "format_sensitivity":
+        from envs.bfcl_formats import load_variants
+
+        return load_variants(limit)
     root = data_dir()
     rows = _read_jsonl(root / f"BFCL_v4_{category}.json", limit)
     answer_file = root / "possible_answer" / f"BFCL_v4_{category}.json"

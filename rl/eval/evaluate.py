@@ -9,6 +9,8 @@ Verdicts:
     BFCL's type rules for them).
     BFCL irrelevance / live_irrelevance: no call.  live_relevance: at least one call (BFCL's rule).
     BFCL multi_turn_*: BFCL's multi-turn execution checker on its own API classes.
+    BFCL format_sensitivity: the base task's AST verdict on the reply to one of BFCL's prompt variants, parsed in
+    that variant's return format (envs/bfcl_formats.py); results["format_sensitivity"] has each variant's accuracy.
     BFCL summaries and the overall score: rl/eval/bfcl_score.py (N/A unless every part ran, and a labelled
     partial score beside it).
     toolgym: strict AST accuracy (every turn), execution success, and the run's reward.
@@ -164,6 +166,8 @@ def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:
     }
     if benchmark == "bfcl":
         row["valid"] = bfcl_verdict(task, tr)
+        if "bfcl_prompt_format" in task.metadata:
+            row["prompt_format"] = task.metadata["bfcl_prompt_format"]
     else:
         row["ast_valid"] = bool(tr.reward_details.get("ast", {}).get("valid", False))
         row["exec_valid"] = bool(tr.reward_details.get("execution", {}).get("valid", False))
@@ -205,12 +209,28 @@ def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
         for c, why in bfcl_score.NOT_RUN.items():
             cats[c] = {"n": 0, "valid": None, "reward": None, "not_run": why}
         out["categories"] = {c: cats[c] for c in bfcl_score.ALL_CATEGORIES if c in cats}
+        variants = [r for r in rows if "prompt_format" in r]
+        if variants:
+            out["format_sensitivity"] = _format_sensitivity(variants)
     else:
         by_dom: dict[str, list[dict]] = defaultdict(list)
         for r in rows:
             by_dom[r["domain"]].append(r)
         out["domains"] = {d: {"n": len(rs), **{m: _mean_of(rs, m) for m in metrics}} for d, rs in sorted(by_dom.items())}
     return out
+
+
+def _format_sensitivity(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """BFCL's format-sensitivity figures over the rows of its prompt variants (`bfcl_score.format_sensitivity`)."""
+    from envs.bfcl_formats import CONFIGS, base_task_ids
+
+    by_config: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_config[r["prompt_format"]].append(r)
+    per_config = {c: (_mean_of(by_config[c], "valid"), len(by_config[c])) for c in CONFIGS if c in by_config}
+    full = sum(len(ids) for ids in base_task_ids().values())
+    complete = set(per_config) == set(CONFIGS) and all(n == full for _, n in per_config.values())
+    return bfcl_score.format_sensitivity(per_config, complete)
 
 
 def evaluate(
@@ -336,6 +356,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "| BFCL summary | % (N/A unless every part ran) | % over the parts that ran |", "|---|---|---|"]
         lines += [f"| {k} | {pct(v)} | {pct(partial[k])} |" for k, v in results["summaries"].items()]
         lines += ["", f"Right column: {partial['label']}. The partial overall covers {partial['overall_covers']}."]
+        fs = results.get("format_sensitivity")
+        if fs:
+            lines += ["", f"Format sensitivity (BFCL's prompt variants{'' if fs['complete'] else ', ' + fs['label']}): "
+                          f"max delta {fs['accuracy_max_delta']:.2f} points, std {fs['accuracy_std']:.2f} points over "
+                          f"{len(fs['configs'])} variants.", "", "| prompt variant | n | valid % |", "|---|---|---|"]
+            lines += [f"| {c} | {v['n']} | {pct(v['accuracy'])} |" for c, v in fs["configs"].items()]
         not_run = {c: v["not_run"] for c, v in results["categories"].items() if "not_run" in v}
         lines += ["", "Not run here:"] + [f"- {c}: {why}" for c, why in not_run.items()]
     return "\n".join(lines) + "\n"

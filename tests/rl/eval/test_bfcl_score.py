@@ -111,3 +111,24 @@ def test_java_and_javascript_calls_written_in_a_format_are_scored_by_bfcl_s_type
         assert parsed.error is None and parsed.calls[0].arguments == args, text
         tr = Trajectory(task.id, 0, [], [], [], [], Episode(task.id, [Step(turn=0, text=text, calls=parsed.calls)]), {})
         assert bfcl_verdict(task, tr) is want, (task.id, args)
+
+
+def test_format_sensitivity_spread_is_bfcl_s_sample_statistics_in_points():
+    # Worked by hand: accuracies 0.5, 1.0, 0.25 (mean 7/12); sample variance (1/144 + 25/144 + 16/144) / 2 = 7/48.
+    out = bfcl_score.format_sensitivity({"a": (0.5, 4), "b": (1.0, 4), "c": (0.25, 8)}, complete=True)
+    assert out["accuracy_max_delta"] == 75.0
+    assert out["accuracy_variance"] == round(7 / 48 * 10_000, 2) == 1458.33
+    assert out["accuracy_std"] == round((7 / 48) ** 0.5 * 100, 2) == 38.19
+    assert out["accuracy"] == pytest.approx((2 + 4 + 2) / 16) and out["n"] == 16  # over tasks, not variants
+    assert out["configs"]["c"] == {"accuracy": 0.25, "n": 8} and out["complete"] and "label" not in out
+    one = bfcl_score.format_sensitivity({"a": (0.5, 4)})
+    assert one["accuracy_std"] == one["accuracy_max_delta"] == one["accuracy_variance"] == 0.0  # BFCL: < 2 variants
+    assert "not a leaderboard number" in one["label"]
+    assert bfcl_score.format_sensitivity({})["accuracy"] is None
+
+
+def test_format_sensitivity_is_in_no_summary_as_in_bfcl():
+    scores = _all()
+    base = bfcl_score.summarize(scores)
+    scores["format_sensitivity"] = (0.0, 5200)
+    assert bfcl_score.summarize(scores) == base
