@@ -40,9 +40,9 @@ NOT_RUN = {
     "simple_javascript": "needs BFCL's JavaScript type rules in the AST matcher, which toolgym does not have yet",
     "web_search_base": "needs the live web (its API calls a search engine); this machine reaches package registries only",
     "web_search_no_snippet": "needs the live web (its API calls a search engine); this machine reaches package registries only",
-    "memory_kv": "needs the memory prerequisite conversations and BFCL's agentic answer checker, not wired in yet",
-    "memory_vector": "needs a sentence-embedding model download (BFCL's vector backend); no model is downloaded at run time",
-    "memory_rec_sum": "needs the memory prerequisite conversations and BFCL's agentic answer checker, not wired in yet",
+    "memory_vector": "BFCL's vector backend loads the all-MiniLM-L6-v2 sentence-embedding model from the Hugging Face "
+                     "hub when its module is imported (with sentence-transformers and faiss); no model is downloaded "
+                     "at run time",
     "format_sensitivity": "re-renders the prompt in BFCL's 26 prompt formats, which toolgym's formats do not cover yet",
 }
 
