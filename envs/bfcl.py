@@ -17,6 +17,8 @@ Category mapping (`Task.category`; `metadata["bfcl_scoring"]` says how BFCL scor
     multi_turn_miss_param, multi_turn_long_context
     format_sensitivity                         -> the base task's    scoring "ast", in BFCL's prompt variants
                                                   (envs/bfcl_formats.py)
+    memory_kv, memory_rec_sum                  -> multi_step         scoring "agentic" (the final answer), after
+                                                                     prerequisite conversations (envs/bfcl_memory.py)
 
 The multi-turn categories differ only in their data, and in two things BFCL's harness does for them:
 - miss_func: the functions named in `missed_function` are left out of the tools until their turn, whose
@@ -60,6 +62,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from envs import bfcl_memory
 from envs.bfcl_multi_turn import (
     FUNC_DOC_FILES,
     BFCLEnv,
@@ -111,6 +114,8 @@ _CATEGORY_MAP: dict[str, tuple[str | None, str]] = {
     "multi_turn_miss_param": ("multi_turn", "multi_turn"),
     "multi_turn_long_context": ("multi_turn", "multi_turn"),
     "format_sensitivity": (None, "ast"),  # 200 AST tasks x BFCL's 26 prompt variants: envs/bfcl_formats.py
+    "memory_kv": ("multi_step", "agentic"),
+    "memory_rec_sum": ("multi_step", "agentic"),
 }
 BFCL_CATEGORIES: tuple[str, ...] = tuple(_CATEGORY_MAP)
 MULTI_TURN_CATEGORIES: tuple[str, ...] = tuple(c for c, (_, scoring) in _CATEGORY_MAP.items() if scoring == "multi_turn")
@@ -152,6 +157,7 @@ def load(category: str, limit: int | None = None) -> list[Task]:
         `initial_state` = BFCL `initial_config`, and `metadata["bfcl_involved_classes"]`,
         `["bfcl_ground_truth_calls"]` (the raw call strings per turn) and `["bfcl_path"]`; miss_func tasks
         also `["bfcl_held_out_tools"]` (`{turn: [docs]}`), and long_context tasks `["bfcl_long_context"]`.
+        Memory questions: see `envs.bfcl_memory.load` (`limit` there also bounds the prerequisite conversations).
 
     Raises:
         ValueError: Unknown category (the message lists the known ones).
@@ -164,6 +170,8 @@ def load(category: str, limit: int | None = None) -> list[Task]:
 
         return load_variants(limit)
     root = data_dir()
+    if category in bfcl_memory.MEMORY_CATEGORIES:
+        return bfcl_memory.load(root, category, limit)
     rows = _read_jsonl(root / f"BFCL_v4_{category}.json", limit)
     answer_file = root / "possible_answer" / f"BFCL_v4_{category}.json"
     answers = (

@@ -11,6 +11,8 @@ Verdicts:
     BFCL multi_turn_*: BFCL's multi-turn execution checker on its own API classes.
     BFCL format_sensitivity: the base task's AST verdict on the reply to one of BFCL's prompt variants, parsed in
     that variant's return format (envs/bfcl_formats.py); results["format_sensitivity"] has each variant's accuracy.
+    BFCL memory_kv / memory_rec_sum: the scenario's prerequisite conversations are played first, with the same
+    policy (envs/bfcl_memory.py); then each question, scored on its final reply by rewards.agentic.
     BFCL summaries and the overall score: rl/eval/bfcl_score.py (N/A unless every part ran, and a labelled
     partial score beside it).
     toolgym: strict AST accuracy (every turn), execution success, and the run's reward.
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.open_world import is_open
-from envs.types import Task
+from envs.types import Episode, Task
 from rl.config import EvalRunConfig
 from rl.eval import bfcl_score
 from rl.rollout.episodes import Trajectory
@@ -144,6 +146,10 @@ def bfcl_verdict(task: Task, tr: Trajectory) -> bool:
         return not calls
     if scoring == "relevance":
         return bool(calls)
+    if scoring == "agentic":
+        from rewards import agentic
+
+        return agentic.check(task, tr.episode).valid
     if scoring == "multi_turn":
         from envs.bfcl import check_multi_turn, result_text
 
@@ -168,6 +174,8 @@ def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:
         row["valid"] = bfcl_verdict(task, tr)
         if "bfcl_prompt_format" in task.metadata:
             row["prompt_format"] = task.metadata["bfcl_prompt_format"]
+        if "bfcl_memory_prereqs" in task.metadata:  # the prerequisite conversations played before this question
+            row["memory_prereqs"] = task.metadata["bfcl_memory_prereqs"]
     else:
         row["ast_valid"] = bool(tr.reward_details.get("ast", {}).get("valid", False))
         row["exec_valid"] = bool(tr.reward_details.get("execution", {}).get("valid", False))
@@ -284,6 +292,9 @@ def evaluate(
     one_shot = [t for t in tasks if not t.domains and "bfcl_involved_classes" not in t.metadata]
     one_shot_ids = {t.id for t in one_shot}
     acting = [t for t in tasks if t.id not in one_shot_ids]
+    if any(t.metadata.get("bfcl_scoring") == "agentic" and t.id not in rows for t in acting):
+        acting = _after_prerequisites(cfg, acting, workers, batch_size, progress)
+        by_id.update((t.id, t) for t in acting)
     for group, max_turns in ((one_shot, 1), (acting, cfg.rollout.max_turns)):
         gcfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_turns=max_turns))
         for trajs in run_episodes(gcfg, group, workers=workers, batch_size=batch_size, done=frozenset(rows)):
@@ -295,6 +306,23 @@ def evaluate(
     bar.close()
     ordered = [rows[t.id] for t in tasks]
     return {**meta, "wall_s": round(time.perf_counter() - t0, 1), **aggregate(ordered, benchmark), "per_task": ordered}
+
+
+def _after_prerequisites(cfg: EvalRunConfig, tasks: list[Task], workers: int, batch_size: int,
+                         progress: str) -> list[Task]:
+    """`tasks` with each BFCL memory question starting from the memory that the policy left in its scenario's
+    prerequisite conversations (envs/bfcl_memory.py), played here like any multi-turn task and not scored.
+
+    All of them are played even on a resumed run, so that every question gets the prompt and the batch it had."""
+    from envs.bfcl_memory import play_prerequisites
+
+    def play(batch: list[Task]) -> list[Episode]:
+        episodes = {tr.task_id: tr.episode for trajs in run_episodes(cfg, batch, workers=workers, batch_size=batch_size)
+                    for tr in trajs}
+        return [episodes[t.id] for t in batch]
+
+    print(f"[toolgym] {progress or 'eval'}: playing the memory questions' prerequisite conversations", flush=True)
+    return play_prerequisites(tasks, play)
 
 
 def model_files(spec: str) -> dict[str, list[int]]:

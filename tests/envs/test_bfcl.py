@@ -19,14 +19,15 @@ from pathlib import Path
 import pytest
 
 import envs
-from envs import bfcl
+from envs import bfcl, bfcl_memory
 from envs.bfcl_multi_turn import parse_call
 from envs.schema import tool_name
 from envs.types import Task, ToolCall, ToolResult
 
 ROOT = Path(__file__).resolve().parents[2]
 # format_sensitivity re-asks tasks of the AST categories in BFCL's prompt variants: tests/envs/test_bfcl_formats.py.
-ROW_CATEGORIES = [c for c in bfcl.BFCL_CATEGORIES if c != "format_sensitivity"]
+# One row of BFCL data per task (format_sensitivity re-asks other categories' tasks; memory: test_bfcl_memory.py).
+ROW_CATEGORIES = [c for c in bfcl.BFCL_CATEGORIES if c != "format_sensitivity" and c not in bfcl_memory.MEMORY_CATEGORIES]
 AST_CATEGORIES = [c for c in ROW_CATEGORIES if bfcl._CATEGORY_MAP[c][1] == "ast"]
 EXPECTED_CATEGORY = {
     "simple_python": "simple",
@@ -69,7 +70,7 @@ def replays(multi_turn):
 
 
 @pytest.mark.parametrize("category", ROW_CATEGORIES)
-def test_load_reads_every_row_and_round_trips(category):
+def test_load_reads_every_row_and_round_trips(category):  # memory: tests/envs/test_bfcl_memory.py
     raw = _raw(category)
     tasks = bfcl.load(category)
     assert [t.id for t in tasks] == [r["id"] for r in raw]

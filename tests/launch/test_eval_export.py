@@ -53,8 +53,18 @@ def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes
     assert "Format sensitivity" in whole.with_suffix(".md").read_text()
     assert set(res["summaries"]) == {"non_live", "live", "irrelevance", "relevance", "multi_turn", "web_search", "memory",
                                      "agentic", "overall"}
-    assert res["summaries"]["overall"] is None and res["partial"]["overall"] is not None  # memory, web: not run
+    assert res["summaries"]["overall"] is None and res["partial"]["overall"] is not None  # vector, web: not run
     assert res["summaries"]["non_live"] is not None  # simple_python, simple_java and simple_javascript all ran
+    # Memory: kv and rec_sum ran (the vector backend did not), so the memory summary is N/A and the partial has it.
+    cats = res["categories"]
+    assert res["summaries"]["memory"] is None and res["summaries"]["agentic"] is None
+    assert res["partial"]["memory"] == pytest.approx((cats["memory_kv"]["valid"] + cats["memory_rec_sum"]["valid"]) / 2)
+    assert res["partial"]["agentic"] == res["partial"]["memory"] and res["partial"]["overall_covers"]["agentic"] == 40
+    assert "all-MiniLM-L6-v2" in cats["memory_vector"]["not_run"]
+    memory_rows = [r for r in res["per_task"] if r["category"] in ("memory_kv", "memory_rec_sum")]
+    # --limit 3 also bounds the prerequisite conversations: the first 3 turns of the scenario's, one conversation.
+    assert [r["memory_prereqs"] for r in memory_rows] == [[f"{r['category']}_prereq_0-customer-0"] for r in memory_rows]
+    assert len(memory_rows) == 6
     assert "not a leaderboard number" in res["partial"]["label"]
     assert res["decoding"] == "greedy" and "seed" in res and res["data_version"] == "bfcl-eval==2026.3.23"
     assert res["format"]["name"] and res["limits"]["max_new_tokens"] == 16

@@ -60,14 +60,18 @@ def test_a_missing_category_makes_its_summaries_and_the_overall_n_a_with_a_label
     missing = set(bfcl_score.NOT_RUN) | {"simple_java", "simple_javascript"}
     scores = {c: v for c, v in _all().items() if c not in missing}
     scores["simple_python"] = (1.0, 10)
+    scores.update(memory_kv=(0.9, 3), memory_rec_sum=(0.1, 30))  # memory_vector and web search do not run
     out = bfcl_score.summarize(scores)
     s, p = out["summaries"], out["partial"]
-    assert s["non_live"] is None and s["agentic"] is None and s["overall"] is None
+    assert s["non_live"] is None and s["memory"] is None and s["agentic"] is None and s["overall"] is None
     assert s["live"] == s["irrelevance"] == s["multi_turn"] == pytest.approx(0.5)
     assert p["non_live"] == pytest.approx((1.0 + 0.5 * 3) / 4)  # simple over Python alone
-    assert p["agentic"] is None  # nothing of it ran: the group leaves the overall
-    assert p["overall_covers"] == {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30}
-    assert p["overall"] == pytest.approx((10 * p["non_live"] + 10 * 0.5 + 10 * 0.5 + 30 * 0.5) / 60)
+    assert p["web_search"] is None and p["memory"] == pytest.approx(0.5)  # kv and rec_sum, unweighted
+    assert p["agentic"] == pytest.approx(0.5)  # memory alone: web search leaves the group
+    assert p["overall_covers"] == {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30, "agentic": 40}
+    assert p["overall"] == pytest.approx((10 * p["non_live"] + 10 * 0.5 + 10 * 0.5 + 30 * 0.5 + 40 * 0.5) / 100)
+    web_only = bfcl_score.summarize({"web_search_base": (1.0, 5)})["partial"]
+    assert web_only["agentic"] == 1.0 and web_only["memory"] is None
     assert "not a leaderboard number" in p["label"]
     assert bfcl_score.summarize({})["partial"]["overall"] is None
 
@@ -132,3 +136,15 @@ def test_format_sensitivity_is_in_no_summary_as_in_bfcl():
     base = bfcl_score.summarize(scores)
     scores["format_sensitivity"] = (0.0, 5200)
     assert bfcl_score.summarize(scores) == base
+
+
+def test_memory_vector_does_not_run_because_its_module_loads_an_embedding_model_from_the_hub():
+    """Reads memory_vector.py: it builds a SentenceTransformer at import; kv and rec_sum need no model."""
+    backends = bfcl.data_dir().parent / "eval_checker" / "multi_turn_eval" / "func_source_code"
+    tree = ast.parse((backends / "memory_vector.py").read_text())
+    loads = [n.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+             and getattr(n.value.func, "id", None) == "SentenceTransformer"]
+    assert [ast.literal_eval(call.args[0]) for call in loads] == ["all-MiniLM-L6-v2"]
+    assert "all-MiniLM-L6-v2" in bfcl_score.NOT_RUN["memory_vector"]
+    for runs in ("memory_kv", "memory_rec_sum"):
+        assert "SentenceTransformer" not in (backends / f"{runs}.py").read_text() and runs in BFCL_CATEGORIES
