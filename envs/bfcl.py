@@ -7,6 +7,7 @@ bfcl_eval's handlers or top-level modules, because they pull in every model SDK.
 Category mapping (`Task.category`; `metadata["bfcl_scoring"]` says how BFCL scores the task):
 
     simple_python, live_simple                 -> simple             scoring "ast"
+    simple_java, simple_javascript             -> simple             scoring "ast" (Java/JavaScript rules)
     multiple, live_multiple                    -> multiple           scoring "ast"
     parallel, live_parallel                    -> parallel           scoring "ast"
     parallel_multiple, live_parallel_multiple  -> parallel_multiple  scoring "ast"
@@ -14,6 +15,10 @@ Category mapping (`Task.category`; `metadata["bfcl_scoring"]` says how BFCL scor
     live_relevance                             -> simple / multiple  scoring "relevance", GT [[]]
     multi_turn_base, multi_turn_miss_func,     -> multi_turn         scoring "multi_turn" (execution)
     multi_turn_miss_param, multi_turn_long_context
+    format_sensitivity                         -> the base task's    scoring "ast", in BFCL's prompt variants
+                                                  (envs/bfcl_formats.py)
+    memory_kv, memory_rec_sum                  -> multi_step         scoring "agentic" (the final answer), after
+                                                                     prerequisite conversations (envs/bfcl_memory.py)
 
 The multi-turn categories differ only in their data, and in two things BFCL's harness does for them:
 - miss_func: the functions named in `missed_function` are left out of the tools until their turn, whose
@@ -25,6 +30,16 @@ The multi-turn categories differ only in their data, and in two things BFCL's ha
   the model and for the ground truth alike; `metadata["bfcl_long_context"]` tells the env.
 miss_param needs nothing: its turn with a missing value has an empty ground truth, and the next user turn
 supplies the value.
+
+simple_java and simple_javascript: BFCL's function docs declare Java/JavaScript types ("long", "ArrayList",
+"Boolean", "dict", ...), and BFCL asks every model for each argument as a string of source text: the docs it
+shows declare every parameter a `string`, and say in its description which Java/JavaScript type to write
+(`_source_text_docs`). `Task.tools` holds those docs, so in every toolgym format a call carries Java/JavaScript
+arguments as JSON/Python strings: json `{"name": "f", "arguments": {"ids": "new long[]{1L, 2L}", "flag":
+"true"}}`, pythonic `[f(ids="new long[]{1L, 2L}", flag="true")]`. A value that is not a string (`"flag": true`)
+fails, as it does in BFCL (`type_error:java`). The checker reads the strings by the declared types, which the
+task keeps in `metadata["bfcl_typed_tools"]` (the docs as BFCL ships them) with `metadata["bfcl_language"]`;
+`rewards.ast_match.task_rules` picks them up.
 
 live_relevance has no possible answer. BFCL counts a task as passed when the model makes at least
 one call, any call. Our ground-truth form cannot say "any call", so these tasks carry `[[]]` and
@@ -47,6 +62,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from envs import bfcl_memory
 from envs.bfcl_multi_turn import (
     FUNC_DOC_FILES,
     BFCLEnv,
@@ -81,6 +97,8 @@ __all__ = [
 # BFCL category -> (our category, scoring mode). None means "simple" or "multiple" by tool count.
 _CATEGORY_MAP: dict[str, tuple[str | None, str]] = {
     "simple_python": ("simple", "ast"),
+    "simple_java": ("simple", "ast"),
+    "simple_javascript": ("simple", "ast"),
     "live_simple": ("simple", "ast"),
     "multiple": ("multiple", "ast"),
     "live_multiple": ("multiple", "ast"),
@@ -95,9 +113,14 @@ _CATEGORY_MAP: dict[str, tuple[str | None, str]] = {
     "multi_turn_miss_func": ("multi_turn", "multi_turn"),
     "multi_turn_miss_param": ("multi_turn", "multi_turn"),
     "multi_turn_long_context": ("multi_turn", "multi_turn"),
+    "format_sensitivity": (None, "ast"),  # 200 AST tasks x BFCL's 26 prompt variants: envs/bfcl_formats.py
+    "memory_kv": ("multi_step", "agentic"),
+    "memory_rec_sum": ("multi_step", "agentic"),
 }
 BFCL_CATEGORIES: tuple[str, ...] = tuple(_CATEGORY_MAP)
 MULTI_TURN_CATEGORIES: tuple[str, ...] = tuple(c for c, (_, scoring) in _CATEGORY_MAP.items() if scoring == "multi_turn")
+# The categories whose arguments are Java / JavaScript source text (see the module docstring).
+_SOURCE_LANGUAGE = {"simple_java": "java", "simple_javascript": "javascript"}
 # bfcl_eval/constants/default_prompts.py, DEFAULT_USER_PROMPT_FOR_ADDITIONAL_FUNCTION_FC (a test checks the copy).
 ADDITIONAL_FUNCTION_PROMPT = "I have updated some more functions you can choose from. What about now?"
 
@@ -124,7 +147,8 @@ def load(category: str, limit: int | None = None) -> list[Task]:
     Args:
         category: A BFCL category name, one of `BFCL_CATEGORIES` (e.g. "simple_python", "live_multiple",
             "multi_turn_base").
-        limit: Keep only the first `limit` tasks.
+        limit: Keep only the first `limit` tasks (format_sensitivity: `limit` base tasks, each in BFCL's 26
+            prompt variants; see `envs.bfcl_formats.load_variants`).
 
     Returns:
         Tasks with `id` = BFCL id, `turns` = BFCL `question`, `tools` = BFCL function docs as-is,
@@ -133,6 +157,7 @@ def load(category: str, limit: int | None = None) -> list[Task]:
         `initial_state` = BFCL `initial_config`, and `metadata["bfcl_involved_classes"]`,
         `["bfcl_ground_truth_calls"]` (the raw call strings per turn) and `["bfcl_path"]`; miss_func tasks
         also `["bfcl_held_out_tools"]` (`{turn: [docs]}`), and long_context tasks `["bfcl_long_context"]`.
+        Memory questions: see `envs.bfcl_memory.load` (`limit` there also bounds the prerequisite conversations).
 
     Raises:
         ValueError: Unknown category (the message lists the known ones).
@@ -140,7 +165,13 @@ def load(category: str, limit: int | None = None) -> list[Task]:
     """
     if category not in _CATEGORY_MAP:
         raise ValueError(f"unknown BFCL category {category!r}; supported: {', '.join(BFCL_CATEGORIES)}")
+    if category == "format_sensitivity":
+        from envs.bfcl_formats import load_variants
+
+        return load_variants(limit)
     root = data_dir()
+    if category in bfcl_memory.MEMORY_CATEGORIES:
+        return bfcl_memory.load(root, category, limit)
     rows = _read_jsonl(root / f"BFCL_v4_{category}.json", limit)
     answer_file = root / "possible_answer" / f"BFCL_v4_{category}.json"
     answers = (
@@ -173,15 +204,51 @@ def _single_turn_task(row: dict[str, Any], answers: dict[str, Any], category: st
         ground_truth = [answers[row["id"]]]
     else:
         ground_truth = [[] for _ in row["question"]]  # irrelevance / relevance: see the module docstring
+    metadata: dict[str, Any] = {"source": "bfcl", "bfcl_category": category, "bfcl_scoring": scoring}
+    tools = row["function"]
+    if category in _SOURCE_LANGUAGE:
+        metadata["bfcl_language"] = _SOURCE_LANGUAGE[category]
+        metadata["bfcl_typed_tools"] = tools
+        tools = _source_text_docs(tools, _SOURCE_LANGUAGE[category])
     return Task(
         id=row["id"],
         category=ours,
         turns=row["question"],
-        tools=row["function"],
+        tools=tools,
         ground_truth=ground_truth,
         domains=[],
-        metadata={"source": "bfcl", "bfcl_category": category, "bfcl_scoring": scoring},
+        metadata=metadata,
     )
+
+
+def _source_text_docs(functions: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
+    """The function docs as BFCL shows them for Java/JavaScript (`add_language_specific_hint_to_function_doc`).
+
+    A note on the syntax ends each description; each parameter becomes a `string` whose description names
+    its Java/JavaScript type (and, for arrays, its item type; for JavaScript objects, their schema). The
+    input is not changed. A test compares the result with bfcl-eval's own preprocessing.
+    """
+    name = "Java" if language == "java" else "JavaScript"
+    syntax = "Java 8 SDK syntax" if language == "java" else "JavaScript syntax"
+    array_types = ("ArrayList", "Array") if language == "java" else ("array",)
+    docs = json.loads(json.dumps(functions))
+    for doc in docs:
+        doc["description"] += f" Note that the provided function is in {syntax}."
+        for param in doc["parameters"]["properties"].values():
+            if param["type"] == "any":
+                param["description"] += f" This parameter can be of any type of {name} object in string representation."
+            else:
+                param["description"] += f" This is {name} {param['type']} type parameter in string representation."
+            if param["type"] in array_types:
+                item = param.pop("items")["type"]
+                param["description"] += f" The list elements are of type {item}; they are not in string representation."
+            if language == "javascript" and param["type"] == "dict" and "properties" in param:
+                schema = json.dumps(param.pop("properties"))
+                param["description"] += (
+                    f" The dictionary entries have the following schema; they are not in string representation. {schema}"
+                )
+            param["type"] = "string"
+    return docs
 
 
 def _multi_turn_task(row: dict[str, Any], answers: dict[str, Any], docs: _FuncDocs, category: str) -> Task:

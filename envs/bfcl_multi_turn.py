@@ -41,6 +41,8 @@ CLASS_MODULES: dict[str, str] = {
     "TradingBot": f"{_BACKEND}.trading_bot",
     "TravelAPI": f"{_BACKEND}.travel_booking",
     "VehicleControlAPI": f"{_BACKEND}.vehicle_control",
+    "MemoryAPI_kv": f"{_BACKEND}.memory_kv",
+    "MemoryAPI_rec_sum": f"{_BACKEND}.memory_rec_sum",
 }
 FUNC_DOC_FILES: dict[str, str] = {
     "GorillaFileSystem": "gorilla_file_system.json",
@@ -51,9 +53,17 @@ FUNC_DOC_FILES: dict[str, str] = {
     "TradingBot": "trading_bot.json",
     "TravelAPI": "travel_booking.json",
     "VehicleControlAPI": "vehicle_control.json",
+    "MemoryAPI_kv": "memory_kv.json",
+    "MemoryAPI_rec_sum": "memory_rec_sum.json",
 }
 # BFCL never calls `_load_scenario` on these (executable_backend_config.STATELESS_CLASSES).
 STATELESS_CLASSES = frozenset({"MathAPI"})
+# BFCL's memory backends (envs/bfcl_memory.py) and the attributes that their `_flush_memory_to_local_file` writes
+# to a snapshot and their `_load_scenario` reads back. The vector backend is absent: it downloads an embedding model.
+MEMORY_SNAPSHOT_KEYS: dict[str, tuple[str, ...]] = {
+    "MemoryAPI_kv": ("core_memory", "archival_memory"),
+    "MemoryAPI_rec_sum": ("memory",),
+}
 
 # BFCL's prefix for a call that raised; kept so our result strings equal its strings.
 ERROR_PREFIX = "Error during execution: "
@@ -115,6 +125,27 @@ def method_params(class_names: list[str], function: str) -> list[str]:
     return []
 
 
+def memory_snapshot(class_name: str, instance: Any) -> dict[str, Any]:
+    """A memory backend's snapshot: what BFCL's `_flush_memory_to_local_file` writes, keys in insertion order
+    (the model sees that order in the memory dump and in key listings)."""
+    return {key: copy.deepcopy(getattr(instance, key)) for key in MEMORY_SNAPSHOT_KEYS[class_name]}
+
+
+def restore_memory(class_name: str, instance: Any, snapshot: dict[str, Any]) -> None:
+    """Loads a snapshot into a fresh memory backend, as BFCL's `_load_scenario` does from the snapshot file.
+    An empty snapshot leaves the memory empty (BFCL: the first prerequisite conversation of a scenario).
+
+    Raises:
+        ValueError: The snapshot lacks one of the backend's keys.
+    """
+    if not snapshot:
+        return
+    for key in MEMORY_SNAPSHOT_KEYS[class_name]:
+        if key not in snapshot:
+            raise ValueError(f"{class_name} snapshot has no {key!r} (keys: {sorted(snapshot)})")
+        setattr(instance, key, copy.deepcopy(snapshot[key]))
+
+
 def _api_class(class_name: str) -> type:
     if class_name not in CLASS_MODULES:
         raise ValueError(f"unknown BFCL API class {class_name!r}; known: {sorted(CLASS_MODULES)}")
@@ -122,7 +153,8 @@ def _api_class(class_name: str) -> type:
         module = importlib.import_module(CLASS_MODULES[class_name])
     except ImportError as e:
         raise ImportError(
-            f"cannot import BFCL's {class_name} ({e}). Run `make setup` (installs bfcl-eval with --no-deps)."
+            f"cannot import BFCL's {class_name} ({e}). Run `make setup` (installs bfcl-eval with --no-deps, and the "
+            "packages its API classes import)."
         ) from e
     return getattr(module, class_name)
 
@@ -295,7 +327,10 @@ class BFCLEnv(BaseEnv):
         methods: dict[str, Callable[..., Any]] = {}
         for cls in classes:
             instance = _api_class(cls)()
-            if cls not in STATELESS_CLASSES:
+            if cls in MEMORY_SNAPSHOT_KEYS:
+                # BFCL loads a memory backend from a snapshot file; here the snapshot is the task's initial state.
+                restore_memory(cls, instance, task.initial_state.get(cls, {}))
+            elif cls not in STATELESS_CLASSES:
                 # Deep copy: `_load_scenario` keeps references into the config it is given.
                 instance._load_scenario(copy.deepcopy(task.initial_state.get(cls, {})), long_context=long_context)
             instances[cls] = instance
@@ -307,8 +342,10 @@ class BFCLEnv(BaseEnv):
         return super().reset(task, seed)
 
     def state(self) -> dict[str, Any]:
-        """`{class_name: public attributes}` as canonical JSON, the part of an instance BFCL compares."""
-        return {cls: _jsonable(inst) for cls, inst in sorted(self._instances.items())}
+        """`{class_name: public attributes}` as canonical JSON, the part of an instance BFCL compares; for a memory
+        backend, its snapshot (`memory_snapshot`), which the next conversation of its scenario starts from."""
+        return {cls: memory_snapshot(cls, inst) if cls in MEMORY_SNAPSHOT_KEYS else _jsonable(inst)
+                for cls, inst in sorted(self._instances.items())}
 
     def close(self) -> None:
         """Drops the instances. Safe to call twice."""

@@ -9,6 +9,11 @@ Formats:
     pythonic:  `[f(a=1), pkg.g(b='x')]` (BFCL / ToolACE style), parsed with `ast`, never `eval`.
     decision:  `<|use_tool|>` followed by calls (json or pythonic), or `<|answer|>` followed by text.
     native:    the tokenizer's own chat template (`tools=`) and response parser.
+
+Argument values are whatever JSON (or Python literal) the model writes. BFCL's Java and JavaScript tasks need no
+grammar of their own: their tools declare every parameter a string, so each argument travels as a string of
+source text (`"ids": "new long[]{1L, 2L}"`, `ids="new long[]{1L, 2L}"`), and the AST checker reads it by the
+declared Java/JavaScript type (`envs/bfcl.py`, `rewards/source_types.py`).
 """
 
 from __future__ import annotations
@@ -74,6 +79,11 @@ class Format:
         if placement == "tools_role":
             return [{"role": "system", "content": self.instructions}, {"role": "tools", "content": listing}]
         raise ValueError(f"placement must be 'system' or 'tools_role', got {placement!r}")
+
+    def prompt_messages(self, tools: list[dict[str, Any]], first_turn: list[dict[str, Any]],
+                        placement: Placement = "system") -> list[dict[str, Any]]:
+        """The messages of an episode's prompt: the tool messages, then the first turn's messages."""
+        return self.render_tools(tools, placement) + [dict(m) for m in first_turn]
 
     def render_results(self, results: list[ToolResult]) -> list[dict[str, str]]:
         """The tool message(s) that report results back to the policy."""
@@ -318,8 +328,14 @@ def _parse_call_list(src: str) -> tuple[list[ToolCall], str | None]:
         return [], f"invalid call list syntax: {getattr(e, 'msg', e)}"
     if not isinstance(tree.body, ast.List):
         return [], "expected a list of calls"
+    return calls_of_nodes(tree.body.elts)
+
+
+def calls_of_nodes(nodes: list[ast.expr]) -> tuple[list[ToolCall], str | None]:
+    """The calls written by parsed Python expressions `f(a=1)`: keyword arguments with literal values only, never
+    evaluated. Returns the calls, or [] and why the nodes are not such calls."""
     calls = []
-    for node in tree.body.elts:
+    for node in nodes:
         if not isinstance(node, ast.Call):
             return [], "every list element must be a function call"
         name = _dotted_name(node.func)

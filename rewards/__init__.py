@@ -12,9 +12,11 @@ Components (each `check(...) -> RewardResult`, each with a documented `ERROR_TYP
     decision.check(task, episode)                  the right decision token (decision format)
     length.check(task, episode, limit_tokens)      overlong penalty
     retrieval.check(task, episode)                 open mode: golden tools found by search_tools, cheaply
+    agentic.check(task, episode)                   BFCL memory questions: an accepted answer in the final reply
+                                                   (BFCL's verdict for evaluation; not a training component)
 """
 
-from rewards import ast_match, decision, execution, format, length, relevance, retrieval
+from rewards import agentic, ast_match, decision, execution, format, length, relevance, retrieval
 from rewards.compose import COMPONENT_FNS, score
 from rewards.types import COMPONENTS, RewardResult, RewardSpec, ScoreResult
 
@@ -24,6 +26,7 @@ __all__ = [
     "RewardResult",
     "RewardSpec",
     "ScoreResult",
+    "agentic",
     "ast_match",
     "decision",
     "execution",

@@ -21,6 +21,13 @@ agree on their own data with its parallel "no order" checker, so that one rule i
 - strings are compared after BFCL's standardisation (spaces and `,./-_*^` removed, lower-cased,
   `'` -> `"`), also inside lists and dict values; lists compare in order; dicts key by key.
 
+Java and JavaScript (`language="java"` / `"javascript"`, BFCL's simple_java and simple_javascript): the
+tools are the function docs with their Java/JavaScript type names, and every argument must be a string of
+source text (else `java_type_error` / `js_type_error`), which is read as the parameter's declared type by
+BFCL's rules (`rewards.source_types`) before the checks above. Java and JavaScript skip the int -> float
+promotion and the tuple rule (no converted value can need them). `task_rules(task)` gives a task's tools
+and language.
+
 An empty ground truth (an irrelevance or missing-parameter turn) passes iff there is no call; that is
 BFCL's irrelevance rule, decided here from the data rather than from a category name.
 
@@ -45,6 +52,8 @@ Error taxonomy (`error_type`; the BFCL error type it corresponds to in brackets)
     unexpected_param       an argument outside the schema or the possible answer [...:unexpected_param]
     missing_optional       an argument of the possible answer is absent and "" is not acceptable
                            [simple_function_checker:missing_optional]
+    java_type_error        a Java argument that is not a string of source text [type_error:java]
+    js_type_error          a JavaScript argument that is not a string of source text [type_error:js]
     type_error             a value of the wrong type [type_error:simple]
     nested_type_error      a list whose items have the wrong type [type_error:nested]
     string_value_error     a string not acceptable after standardisation [value_error:string]
@@ -65,6 +74,7 @@ from __future__ import annotations
 from typing import Any
 
 from envs.types import Episode, Task, ToolCall
+from rewards import source_types
 from rewards.assignment import max_assignment
 from rewards.expect import turn_expectation
 from rewards.types import RewardResult
@@ -77,6 +87,8 @@ ERROR_TYPES: dict[str, str] = {
     "missing_required": "a parameter the schema marks required is absent",
     "unexpected_param": "an argument that is not in the schema or not in the possible answer",
     "missing_optional": 'an argument of the possible answer is absent and "" is not among its values',
+    "java_type_error": "a Java argument that is not a string of source text",
+    "js_type_error": "a JavaScript argument that is not a string of source text",
     "type_error": "a value of the wrong type",
     "nested_type_error": "a list whose items have the wrong type",
     "string_value_error": "a string that is not acceptable after standardisation",
@@ -90,6 +102,7 @@ ERROR_TYPES: dict[str, str] = {
 # Below 1.0 so that `score == 1.0` iff `valid`, even in the rare case where a perfect assignment exists
 # but BFCL's greedy matching misses it (overlapping acceptable values between expected calls).
 _BELOW_FULL = 0.99
+_LANGUAGES = ("python", "java", "javascript")
 _CACHE_MAX = 4096
 
 # BFCL's Python type mapping, extended with the JSON-schema names our normalised tools use.
@@ -160,31 +173,67 @@ def _param_types(schema: Any) -> tuple[type | None, bool, type | None]:
     return _PY_TYPES.get(desc), desc == "tuple", nested
 
 
+class _Source:
+    """How one Java/JavaScript parameter's source text is read: its declared type and item type."""
+
+    __slots__ = ("language", "declared", "item", "error")
+
+    def __init__(self, language: str, declared: str, item: str | None) -> None:
+        self.language, self.declared, self.item = language, declared, item
+        self.error = source_types.NOT_SOURCE_ERROR[language]
+
+    def __call__(self, text: str) -> Any:
+        return source_types.convert(text, self.language, self.declared, self.item)
+
+
+def _source_types(schema: Any, language: str) -> tuple[tuple[type | None, bool, type | None], _Source]:
+    """A Java/JavaScript parameter's (Python type, False, item Python type) and its reader.
+
+    A declared type outside BFCL's table for the language (BFCL would crash) keeps the text and is
+    compared like a value of its own type.
+    """
+    types = source_types.TYPES[language]
+    desc = schema.get("type") if isinstance(schema, dict) else None
+    desc = desc if isinstance(desc, str) else ""
+    item = None
+    if desc in source_types.ARRAY_TYPES[language]:
+        items = schema.get("items")
+        item = items.get("type") if isinstance(items, dict) and isinstance(items.get("type"), str) else None
+    return (types.get(desc), False, types.get(item) if item else None), _Source(language, desc, item)
+
+
 class _Tool:
     """One tool's parameter schemas (types parsed on first use) and required parameters."""
 
-    __slots__ = ("schemas", "types", "required", "required_set")
+    __slots__ = ("schemas", "types", "required", "required_set", "language", "sources")
 
-    def __init__(self, schemas: dict[str, Any], required: list[str]) -> None:
+    def __init__(self, schemas: dict[str, Any], required: list[str], language: str = "python") -> None:
         self.schemas = schemas
         self.types: dict[str, tuple[type | None, bool, type | None]] = {}
         self.required = tuple(required)
         self.required_set = frozenset(required)
+        self.language = language
+        self.sources: dict[str, _Source] = {}  # Java/JavaScript only: each parameter's reader
 
     def param_types(self, name: str) -> tuple[type | None, bool, type | None]:
         t = self.types.get(name)
         if t is None:
-            t = self.types[name] = _param_types(self.schemas[name])
+            if self.language == "python":
+                t = _param_types(self.schemas[name])
+            else:
+                t, self.sources[name] = _source_types(self.schemas[name], self.language)
+            self.types[name] = t
         return t
 
 
 class _ToolIndex:
     """Tools by name, found and parsed on first use (a task may offer many tools, a turn uses few)."""
 
-    __slots__ = ("tools", "parsed")
+    __slots__ = ("tools", "language", "parsed")
 
-    def __init__(self, tools: list[dict[str, Any]]) -> None:
+    def __init__(self, tools: list[dict[str, Any]], language: str = "python") -> None:
         self.tools = tools
+        self.language = language
         self.parsed: dict[str, _Tool | None] = {}
 
     def get(self, name: str) -> _Tool | None:
@@ -198,7 +247,7 @@ class _ToolIndex:
             if fn.get("name") == name:
                 params = fn.get("parameters") or {}
                 required = [p for p in (params.get("required") or []) if isinstance(p, str)]
-                tool = _Tool(params.get("properties") or {}, required)
+                tool = _Tool(params.get("properties") or {}, required, self.language)
                 break
         self.parsed[name] = tool
         return tool
@@ -250,7 +299,7 @@ class _Expected:
     (Python type, is a tuple, item type, acceptable values); any other argument is unexpected.
     """
 
-    __slots__ = ("name", "raw", "must", "must_set", "index", "tool", "bound")
+    __slots__ = ("name", "raw", "must", "must_set", "index", "tool", "bound", "sources")
 
     def __init__(self, call: dict[str, Any]) -> None:
         ((self.name, self.raw),) = call.items()
@@ -261,15 +310,17 @@ class _Expected:
         self.index: _ToolIndex | None = None
         self.tool: _Tool | None = None
         self.bound: dict[str, tuple[type | None, bool, type | None, _Answer]] = {}
+        self.sources: dict[str, _Source] = {}
 
     def bind(self, index: _ToolIndex) -> None:
         # An expected function missing from the tools is checked against its possible answer alone.
-        tool = index.get(self.name) or _Tool({k: {} for k in self.raw}, [])
+        tool = index.get(self.name) or _Tool({k: {} for k in self.raw}, [], index.language)
         bound = {}
         for k, values in self.raw.items():
             if k in tool.schemas:
                 bound[k] = (*tool.param_types(k), _Answer(values))
         self.tool, self.bound = tool, bound
+        self.sources = {k: tool.sources[k] for k in bound if k in tool.sources}
         self.index = index  # last: a reader that sees this index also sees its tool and arguments
 
 
@@ -277,11 +328,11 @@ _tool_cache: dict[int, tuple[Any, _ToolIndex, int]] = {}
 _gt_cache: dict[int, tuple[Any, list[_Expected], int]] = {}
 
 
-def _tool_index(tools: list[dict[str, Any]]) -> _ToolIndex:
+def _tool_index(tools: list[dict[str, Any]], language: str = "python") -> _ToolIndex:
     hit = _tool_cache.get(id(tools))
-    if hit is not None and hit[0] is tools and hit[2] == len(tools):
+    if hit is not None and hit[0] is tools and hit[2] == len(tools) and hit[1].language == language:
         return hit[1]
-    index = _ToolIndex(tools)
+    index = _ToolIndex(tools, language)
     if len(_tool_cache) >= _CACHE_MAX:
         _tool_cache.clear()
     # The entry keeps `tools` alive, so its id cannot be reused by another object while cached.
@@ -442,6 +493,7 @@ def _compare(call: ToolCall, exp: _Expected, index: _ToolIndex) -> tuple[str | N
         exp.bind(index)
     tool = exp.tool
     bound = exp.bound
+    sources = exp.sources
     args = call.arguments
     keys = args.keys()
     err: str | None = None
@@ -462,7 +514,11 @@ def _compare(call: ToolCall, exp: _Expected, index: _ToolIndex) -> tuple[str | N
                 err, where = "unexpected_param", p
             continue
         good += 1
-        e = _check_value(v, *b)
+        if sources and p in sources:  # Java/JavaScript: source text, read as the declared type
+            read = sources[p]
+            e = read.error if type(v) is not str else _check_value(read(v), *b)
+        else:
+            e = _check_value(v, *b)
         if e is None:
             correct += 1
         elif err is None:
@@ -486,20 +542,27 @@ def _compare(call: ToolCall, exp: _Expected, index: _ToolIndex) -> tuple[str | N
 
 
 def check(
-    tools: list[dict[str, Any]], calls: list[ToolCall], ground_truth: list[dict[str, dict[str, list[Any]]]]
+    tools: list[dict[str, Any]],
+    calls: list[ToolCall],
+    ground_truth: list[dict[str, dict[str, list[Any]]]],
+    language: str = "python",
 ) -> RewardResult:
     """Checks one turn's calls against its possible answers, as BFCL's AST checker does.
 
     Args:
-        tools: The tool schemas offered (OpenAI or BFCL function-doc form).
+        tools: The tool schemas offered (OpenAI or BFCL function-doc form); for Java and JavaScript, the
+            function docs with their Java/JavaScript type names (`task_rules`).
         calls: The calls the policy made, in order.
         ground_truth: BFCL possible answers: `[{function_name: {arg: [acceptable values]}}]`;
             `[]` means no call is right.
+        language: "python", "java" or "javascript": the language whose type rules BFCL applies.
 
     Returns:
         RewardResult with BFCL's strict verdict in `valid`, partial credit in `score`, an `error_type`
         from `ERROR_TYPES`, and `details` naming the failing expected call, call and parameter.
     """
+    if language not in _LANGUAGES:
+        raise ValueError(f"language must be one of {_LANGUAGES}, got {language!r}")
     # The two cache lookups are inlined: this function runs once per turn of every episode.
     hit = _gt_cache.get(id(ground_truth))
     if hit is not None and hit[0] is ground_truth and hit[2] == len(ground_truth):
@@ -515,10 +578,12 @@ def check(
         return RewardResult(0.0, False, "no_call", {"num_expected": n_exp})
 
     hit_tools = _tool_cache.get(id(tools))
-    if hit_tools is not None and hit_tools[0] is tools and hit_tools[2] == len(tools):
+    if hit_tools is not None and hit_tools[0] is tools and hit_tools[2] == len(tools) and (
+        hit_tools[1].language == language
+    ):
         index = hit_tools[1]
     else:
-        index = _tool_index(tools)
+        index = _tool_index(tools, language)
     if n_exp == 1 and n_calls == 1:  # the common case (simple, multiple): no matching to do
         err, where, sim = _compare(calls[0], expected[0], index)
         if err is None:
@@ -570,21 +635,36 @@ def check(
     return RewardResult(score, False, err, details)
 
 
+def task_rules(task: Task) -> tuple[list[dict[str, Any]], str]:
+    """The tools to check a task's calls against, and the language whose type rules apply.
+
+    A BFCL Java or JavaScript task (`envs.bfcl`) shows the policy its tools with every parameter typed
+    as a string of source text; the declared Java/JavaScript types that BFCL checks with are kept in
+    `metadata["bfcl_typed_tools"]`, and the language in `metadata["bfcl_language"]`. Any other task:
+    its own tools, Python rules.
+    """
+    language = task.metadata.get("bfcl_language", "python")
+    if language == "python":
+        return task.tools, language
+    return task.metadata["bfcl_typed_tools"], language
+
+
 def check_episode(task: Task, episode: Episode) -> RewardResult:
     """The `ast` component: `check` on every user turn of an episode.
 
     Turn k compares `episode.calls(k)` (all steps of the turn, so multi-step calls count together)
-    with `task.ground_truth[k]`, with `task.tools`. Valid iff every turn is valid; score: the mean over
+    with `task.ground_truth[k]`, with the tools and language of `task_rules(task)`. Valid iff every turn is valid; score: the mean over
     turns, each turn's score in `details["turn_scores"]`. A turn where any call is right (BFCL live_relevance, see rewards/expect.py) passes with
     at least one call.
     """
+    tools, language = task_rules(task)
     results = []
     for turn, gt in enumerate(task.ground_truth):
         calls = episode.calls(turn)
         if turn_expectation(task, turn) == "any":
             results.append(RewardResult(1.0, True) if calls else RewardResult(0.0, False, "no_call"))
         else:
-            results.append(check(task.tools, calls, gt))
+            results.append(check(tools, calls, gt, language))
     turn_scores = [r.score for r in results]
     if len(results) == 1:
         r = results[0]

@@ -158,11 +158,12 @@ class TrainingEvalConfig:
     metric: str = "toolgym/reward"
 
     def __post_init__(self) -> None:
-        from rl.eval.bfcl_score import ALL_CATEGORIES, NOT_RUN
+        from rl.eval.bfcl_score import ALL_CATEGORIES, MEMORY, NOT_RUN
 
         if self.every_n_steps < 0 or self.n < 1:
             raise ValueError("every_n_steps: every_n_steps must be >= 0 and n >= 1")
-        runnable = [c for c in ALL_CATEGORIES if c not in NOT_RUN]
+        # Memory questions start from the memory of prerequisite conversations, which only launch/eval.py plays.
+        runnable = [c for c in ALL_CATEGORIES if c not in NOT_RUN and c not in MEMORY]
         bad = [t for t in self.tasks if t != "toolgym" and t not in runnable]
         if bad or not self.tasks:
             raise ValueError(f"tasks: {bad or 'none given'}; each is 'toolgym' or a BFCL category that runs here "

@@ -11,6 +11,10 @@ The rules are those of `bfcl_eval/eval_checker/eval_runner_helper.py` (`generate
     agentic      unweighted mean of web search (base, no_snippet) and memory (kv, vector, rec_sum)
     overall      non-live, live, irrelevance, multi-turn and agentic weighted 10/10/10/30/40
 
+format_sensitivity is not part of any summary (BFCL: a non-scoring category). `format_sensitivity` reports it as
+BFCL's `format_sensitivity_runner` (eval_runner.py) does: the accuracy of each prompt variant, and how much they
+differ (the largest difference and the sample standard deviation, in points; the leaderboard shows both).
+
 BFCL counts a category that was not run as 0 in the overall score. Here a summary with any category missing is
 None ("N/A"), so a partial run never looks like a leaderboard number. Beside it, `partial` applies the same rules
 to the categories that did run (an overall over the groups that ran, their weights renormalised), labelled with
@@ -19,6 +23,7 @@ what it covers. `LEADERBOARD_WEIGHTS` is a copy; a test reads BFCL's source and 
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 # Every scoring category of BFCL v4, grouped as BFCL groups them (bfcl_eval/constants/category_mapping.py).
@@ -36,14 +41,11 @@ LEADERBOARD_WEIGHTS = {"non_live": 10, "live": 10, "irrelevance": 10, "multi_tur
 
 # Why a category cannot run here. Everything else runs (envs.bfcl loads it, rl.eval.evaluate scores it).
 NOT_RUN = {
-    "simple_java": "needs BFCL's Java type rules in the AST matcher, which toolgym does not have yet",
-    "simple_javascript": "needs BFCL's JavaScript type rules in the AST matcher, which toolgym does not have yet",
     "web_search_base": "needs the live web (its API calls a search engine); this machine reaches package registries only",
     "web_search_no_snippet": "needs the live web (its API calls a search engine); this machine reaches package registries only",
-    "memory_kv": "needs the memory prerequisite conversations and BFCL's agentic answer checker, not wired in yet",
-    "memory_vector": "needs a sentence-embedding model download (BFCL's vector backend); no model is downloaded at run time",
-    "memory_rec_sum": "needs the memory prerequisite conversations and BFCL's agentic answer checker, not wired in yet",
-    "format_sensitivity": "re-renders the prompt in BFCL's 26 prompt formats, which toolgym's formats do not cover yet",
+    "memory_vector": "BFCL's vector backend loads the all-MiniLM-L6-v2 sentence-embedding model from the Hugging Face "
+                     "hub when its module is imported (with sentence-transformers and faiss); no model is downloaded "
+                     "at run time",
 }
 
 Score = tuple[float, int]  # (accuracy, number of tasks)
@@ -105,3 +107,33 @@ def summarize(scores: dict[str, Score]) -> dict[str, Any]:
     partial["label"] = ("partial: BFCL's rules over the categories that ran, with the overall's weights renormalised "
                         "over the groups that ran; not a leaderboard number")
     return {"summaries": official, "partial": partial}
+
+
+def format_sensitivity(per_config: dict[str, Score], complete: bool = False) -> dict[str, Any]:
+    """BFCL's format-sensitivity figures from each prompt variant's `(accuracy, n)`.
+
+    Args:
+        per_config: The variants that ran (BFCL config string -> score).
+        complete: Whether every variant ran on every task of BFCL's list (else the figures are labelled partial).
+
+    Returns:
+        `{"accuracy", "n"}` over every variant's tasks (the category's accuracy), `accuracy_max_delta`,
+        `accuracy_variance` and `accuracy_std` across the variants' accuracies (points and points squared, rounded
+        to 2 decimals, as BFCL writes them; 0 with fewer than two variants), `configs`: `{config: {"accuracy",
+        "n"}}`, `complete`, and a `label` when not complete.
+    """
+    accs = [a for a, _ in per_config.values()]
+    n = sum(k for _, k in per_config.values())
+    spread = len(accs) > 1
+    out: dict[str, Any] = {
+        "accuracy": sum(a * k for a, k in per_config.values()) / n if n else None,
+        "n": n,
+        "accuracy_max_delta": round((max(accs) - min(accs)) * 100, 2) if spread else 0.0,
+        "accuracy_variance": round(statistics.variance(accs) * 100**2, 2) if spread else 0.0,
+        "accuracy_std": round(statistics.stdev(accs) * 100, 2) if spread else 0.0,
+        "configs": {c: {"accuracy": a, "n": k} for c, (a, k) in per_config.items()},
+        "complete": complete,
+    }
+    if not complete:
+        out["label"] = "partial: over the variants and tasks that ran; not a leaderboard number"
+    return out

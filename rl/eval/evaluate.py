@@ -5,9 +5,14 @@
     compare(load("a.json"), load("b.json"))       # per-category deltas, paired bootstrap 95% CIs
 
 Verdicts:
-    BFCL AST categories: the strict verdict of rewards.ast_match on the first turn.
+    BFCL AST categories: the strict verdict of rewards.ast_match on the first turn (Java/JavaScript with
+    BFCL's type rules for them).
     BFCL irrelevance / live_irrelevance: no call.  live_relevance: at least one call (BFCL's rule).
     BFCL multi_turn_*: BFCL's multi-turn execution checker on its own API classes.
+    BFCL format_sensitivity: the base task's AST verdict on the reply to one of BFCL's prompt variants, parsed in
+    that variant's return format (envs/bfcl_formats.py); results["format_sensitivity"] has each variant's accuracy.
+    BFCL memory_kv / memory_rec_sum: the scenario's prerequisite conversations are played first, with the same
+    policy (envs/bfcl_memory.py); then each question, scored on its final reply by rewards.agentic.
     BFCL summaries and the overall score: rl/eval/bfcl_score.py (N/A unless every part ran, and a labelled
     partial score beside it).
     toolgym: strict AST accuracy (every turn), execution success, and the run's reward.
@@ -27,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from envs.open_world import is_open
-from envs.types import Task
+from envs.types import Episode, Task
 from rl.config import EvalRunConfig
 from rl.eval import bfcl_score
 from rl.rollout.episodes import Trajectory
@@ -141,6 +146,10 @@ def bfcl_verdict(task: Task, tr: Trajectory) -> bool:
         return not calls
     if scoring == "relevance":
         return bool(calls)
+    if scoring == "agentic":
+        from rewards import agentic
+
+        return agentic.check(task, tr.episode).valid
     if scoring == "multi_turn":
         from envs.bfcl import check_multi_turn, result_text
 
@@ -148,7 +157,8 @@ def bfcl_verdict(task: Task, tr: Trajectory) -> bool:
         results = [[result_text(r) for r in tr.episode.results(k)] for k in range(turns)]
         states = list(tr.episode.turn_states) + [tr.episode.final_state] * (turns - len(tr.episode.turn_states))
         return bool(check_multi_turn(task, results, states[:turns])["valid"])
-    return ast_match.check(task.tools, calls, task.ground_truth[0]).valid
+    tools, language = ast_match.task_rules(task)  # Java/JavaScript: the declared types and BFCL's rules for them
+    return ast_match.check(tools, calls, task.ground_truth[0], language).valid
 
 
 def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:
@@ -162,6 +172,10 @@ def task_row(task: Task, tr: Trajectory, benchmark: str) -> dict[str, Any]:
     }
     if benchmark == "bfcl":
         row["valid"] = bfcl_verdict(task, tr)
+        if "bfcl_prompt_format" in task.metadata:
+            row["prompt_format"] = task.metadata["bfcl_prompt_format"]
+        if "bfcl_memory_prereqs" in task.metadata:  # the prerequisite conversations played before this question
+            row["memory_prereqs"] = task.metadata["bfcl_memory_prereqs"]
     else:
         row["ast_valid"] = bool(tr.reward_details.get("ast", {}).get("valid", False))
         row["exec_valid"] = bool(tr.reward_details.get("execution", {}).get("valid", False))
@@ -203,12 +217,28 @@ def aggregate(rows: list[dict[str, Any]], benchmark: str) -> dict[str, Any]:
         for c, why in bfcl_score.NOT_RUN.items():
             cats[c] = {"n": 0, "valid": None, "reward": None, "not_run": why}
         out["categories"] = {c: cats[c] for c in bfcl_score.ALL_CATEGORIES if c in cats}
+        variants = [r for r in rows if "prompt_format" in r]
+        if variants:
+            out["format_sensitivity"] = _format_sensitivity(variants)
     else:
         by_dom: dict[str, list[dict]] = defaultdict(list)
         for r in rows:
             by_dom[r["domain"]].append(r)
         out["domains"] = {d: {"n": len(rs), **{m: _mean_of(rs, m) for m in metrics}} for d, rs in sorted(by_dom.items())}
     return out
+
+
+def _format_sensitivity(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """BFCL's format-sensitivity figures over the rows of its prompt variants (`bfcl_score.format_sensitivity`)."""
+    from envs.bfcl_formats import CONFIGS, base_task_ids
+
+    by_config: dict[str, list[dict]] = defaultdict(list)
+    for r in rows:
+        by_config[r["prompt_format"]].append(r)
+    per_config = {c: (_mean_of(by_config[c], "valid"), len(by_config[c])) for c in CONFIGS if c in by_config}
+    full = sum(len(ids) for ids in base_task_ids().values())
+    complete = set(per_config) == set(CONFIGS) and all(n == full for _, n in per_config.values())
+    return bfcl_score.format_sensitivity(per_config, complete)
 
 
 def evaluate(
@@ -262,6 +292,9 @@ def evaluate(
     one_shot = [t for t in tasks if not t.domains and "bfcl_involved_classes" not in t.metadata]
     one_shot_ids = {t.id for t in one_shot}
     acting = [t for t in tasks if t.id not in one_shot_ids]
+    if any(t.metadata.get("bfcl_scoring") == "agentic" and t.id not in rows for t in acting):
+        acting = _after_prerequisites(cfg, acting, workers, batch_size, progress)
+        by_id.update((t.id, t) for t in acting)
     for group, max_turns in ((one_shot, 1), (acting, cfg.rollout.max_turns)):
         gcfg = dataclasses.replace(cfg, rollout=dataclasses.replace(cfg.rollout, max_turns=max_turns))
         for trajs in run_episodes(gcfg, group, workers=workers, batch_size=batch_size, done=frozenset(rows)):
@@ -273,6 +306,23 @@ def evaluate(
     bar.close()
     ordered = [rows[t.id] for t in tasks]
     return {**meta, "wall_s": round(time.perf_counter() - t0, 1), **aggregate(ordered, benchmark), "per_task": ordered}
+
+
+def _after_prerequisites(cfg: EvalRunConfig, tasks: list[Task], workers: int, batch_size: int,
+                         progress: str) -> list[Task]:
+    """`tasks` with each BFCL memory question starting from the memory that the policy left in its scenario's
+    prerequisite conversations (envs/bfcl_memory.py), played here like any multi-turn task and not scored.
+
+    All of them are played even on a resumed run, so that every question gets the prompt and the batch it had."""
+    from envs.bfcl_memory import play_prerequisites
+
+    def play(batch: list[Task]) -> list[Episode]:
+        episodes = {tr.task_id: tr.episode for trajs in run_episodes(cfg, batch, workers=workers, batch_size=batch_size)
+                    for tr in trajs}
+        return [episodes[t.id] for t in batch]
+
+    print(f"[toolgym] {progress or 'eval'}: playing the memory questions' prerequisite conversations", flush=True)
+    return play_prerequisites(tasks, play)
 
 
 def model_files(spec: str) -> dict[str, list[int]]:
@@ -334,6 +384,12 @@ def markdown(results: dict[str, Any]) -> str:
         lines += ["", "| BFCL summary | % (N/A unless every part ran) | % over the parts that ran |", "|---|---|---|"]
         lines += [f"| {k} | {pct(v)} | {pct(partial[k])} |" for k, v in results["summaries"].items()]
         lines += ["", f"Right column: {partial['label']}. The partial overall covers {partial['overall_covers']}."]
+        fs = results.get("format_sensitivity")
+        if fs:
+            lines += ["", f"Format sensitivity (BFCL's prompt variants{'' if fs['complete'] else ', ' + fs['label']}): "
+                          f"max delta {fs['accuracy_max_delta']:.2f} points, std {fs['accuracy_std']:.2f} points over "
+                          f"{len(fs['configs'])} variants.", "", "| prompt variant | n | valid % |", "|---|---|---|"]
+            lines += [f"| {c} | {v['n']} | {pct(v['accuracy'])} |" for c, v in fs["configs"].items()]
         not_run = {c: v["not_run"] for c, v in results["categories"].items() if "not_run" in v}
         lines += ["", "Not run here:"] + [f"- {c}: {why}" for c, why in not_run.items()]
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ alternation, calls the template renders itself) are declared in rl/rollout/templ
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -51,6 +52,7 @@ class ChatRenderer:
         self.stop_token_ids = sorted({tokenizer.eos_token_id, *eot})
         self._stop_texts = [tokenizer.decode([i]) for i in self.stop_token_ids]
         self._structured = fmt.name == "native" and self.family.structured_calls
+        self._variants: dict[str, ChatRenderer] = {}  # for_task's renderers, by prompt format
 
     @classmethod
     def for_format(cls, tokenizer: Any, fmt: Any) -> ChatRenderer:
@@ -62,7 +64,21 @@ class ChatRenderer:
         return self.initial_messages_of(offered_tools(task), task.turns[0])
 
     def initial_messages_of(self, tools: list[dict[str, Any]], user_turn: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return self.fmt.render_tools(tools, self.placement) + [dict(m) for m in user_turn]
+        return self.fmt.prompt_messages(tools, user_turn, self.placement)
+
+    def for_task(self, task: Task) -> ChatRenderer:
+        """This renderer, or for a task that names its own prompt format (BFCL's format-sensitivity variants,
+        `metadata["bfcl_prompt_format"]`, envs/bfcl_formats.py) a copy of it with that format."""
+        spec = task.metadata.get("bfcl_prompt_format")
+        if spec is None:
+            return self
+        if spec not in self._variants:
+            from envs.bfcl_formats import BFCLPromptFormat
+
+            variant = copy.copy(self)  # same tokenizer, template family and stop tokens
+            variant.fmt, variant._structured, variant._variants = BFCLPromptFormat(spec), False, {}
+            self._variants[spec] = variant
+        return self._variants[spec]
 
     @property
     def structured(self) -> bool:

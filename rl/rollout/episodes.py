@@ -72,8 +72,9 @@ class _Live:
                                      call_timeout_s=limits.call_timeout_s)
         self.env_seed = 0 if seed is None else seed
         self.env.reset(task, seed=self.env_seed)
-        self.messages = renderer.initial_messages(task)
-        self.prompt_ids = renderer.prompt_ids(self.messages, offered_tools(task))
+        self.renderer = renderer.for_task(task)  # the run's format, or the task's own (BFCL format sensitivity)
+        self.messages = self.renderer.initial_messages(task)
+        self.prompt_ids = self.renderer.prompt_ids(self.messages, offered_tools(task))
         self.completion_ids: list[int] = []
         self.env_mask: list[int] = []
         self.logprobs: list[float] = []
@@ -191,7 +192,7 @@ class EpisodeRunner:
 
     # ---- one assistant message: parse, execute, append the environment's reply ----------------------
     def _advance(self, e: _Live, ids: list[int], logprobs: list[float], stopped: bool) -> None:
-        r, task = self.renderer, e.task
+        r, task = e.renderer, e.task
         e.append(ids, 1, logprobs)
         generated_text = r.tokenizer.decode(ids, skip_special_tokens=False)
         text = r.decode_assistant(ids, stopped)

@@ -19,15 +19,20 @@ from pathlib import Path
 import pytest
 
 import envs
-from envs import bfcl
+from envs import bfcl, bfcl_memory
 from envs.bfcl_multi_turn import parse_call
 from envs.schema import tool_name
 from envs.types import Task, ToolCall, ToolResult
 
 ROOT = Path(__file__).resolve().parents[2]
-AST_CATEGORIES = [c for c in bfcl.BFCL_CATEGORIES if bfcl._CATEGORY_MAP[c][1] == "ast"]
+# format_sensitivity re-asks tasks of the AST categories in BFCL's prompt variants: tests/envs/test_bfcl_formats.py.
+# One row of BFCL data per task (format_sensitivity re-asks other categories' tasks; memory: test_bfcl_memory.py).
+ROW_CATEGORIES = [c for c in bfcl.BFCL_CATEGORIES if c != "format_sensitivity" and c not in bfcl_memory.MEMORY_CATEGORIES]
+AST_CATEGORIES = [c for c in ROW_CATEGORIES if bfcl._CATEGORY_MAP[c][1] == "ast"]
 EXPECTED_CATEGORY = {
     "simple_python": "simple",
+    "simple_java": "simple",
+    "simple_javascript": "simple",
     "live_simple": "simple",
     "multiple": "multiple",
     "live_multiple": "multiple",
@@ -64,8 +69,8 @@ def replays(multi_turn):
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("category", bfcl.BFCL_CATEGORIES)
-def test_load_reads_every_row_and_round_trips(category):
+@pytest.mark.parametrize("category", ROW_CATEGORIES)
+def test_load_reads_every_row_and_round_trips(category):  # memory: tests/envs/test_bfcl_memory.py
     raw = _raw(category)
     tasks = bfcl.load(category)
     assert [t.id for t in tasks] == [r["id"] for r in raw]
@@ -78,7 +83,10 @@ def test_load_reads_every_row_and_round_trips(category):
         assert task.metadata["source"] == "bfcl" and task.metadata["bfcl_category"] == category
         if category in EXPECTED_CATEGORY:  # live_relevance: "simple" or "multiple" by tool count
             assert task.category == EXPECTED_CATEGORY[category]
-        if category not in bfcl.MULTI_TURN_CATEGORIES:
+        if category in ("simple_java", "simple_javascript"):  # shown as source-text docs, checked by the real ones
+            assert task.metadata["bfcl_typed_tools"] == row["function"]
+            assert task.metadata["bfcl_language"] == category.removeprefix("simple_")
+        elif category not in bfcl.MULTI_TURN_CATEGORIES:
             assert task.tools == row["function"]
 
 
@@ -88,6 +96,19 @@ def test_ast_ground_truth_is_the_possible_answer(category):
     tasks = bfcl.load(category)
     assert all(t.ground_truth == [answers[t.id]] for t in tasks)
     assert all(t.metadata["bfcl_scoring"] == "ast" for t in tasks)
+
+
+@pytest.mark.parametrize("category", ["simple_java", "simple_javascript"])
+def test_java_and_javascript_tools_are_the_docs_bfcl_shows(category):
+    """Every parameter a string of source text, its type named in the description: bfcl-eval's own preprocessing."""
+    from bfcl_eval.utils import add_language_specific_hint_to_function_doc
+
+    shown = add_language_specific_hint_to_function_doc(_raw(category))
+    tasks = bfcl.load(category)
+    assert [t.tools for t in tasks] == [row["function"] for row in shown]
+    types = {p["type"] for t in tasks for tool in t.tools for p in tool["parameters"]["properties"].values()}
+    assert types == {"string"}
+    assert all("items" not in p for t in tasks for tool in t.tools for p in tool["parameters"]["properties"].values())
 
 
 @pytest.mark.parametrize("category", ["irrelevance", "live_irrelevance"])

@@ -31,10 +31,11 @@ def _run(args, timeout=900):
 
 @pytest.mark.integration
 def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes_to_the_same_json(tmp_path, capsys):
+    from envs.bfcl_formats import CONFIGS
     from rl.eval.bfcl_score import ALL_CATEGORIES, NOT_RUN
     from rl.eval.evaluate import BFCL_CATEGORIES
 
-    def args(out):
+    def args(out):  # 6 tasks a batch: format_sensitivity's 26 prompt variants make 78 of the 123 tasks
         return ["--benchmark", "bfcl", "--model", "tiny-random", "--limit", "3", "--out", str(out), "--batch-size", "2",
                 "rollout.max_new_tokens=16"]
 
@@ -43,10 +44,27 @@ def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes
     res = json.loads(whole.read_text())
     assert list(res["categories"]) == list(ALL_CATEGORIES)  # every BFCL v4 category has a key
     for c, v in res["categories"].items():
-        assert (v["n"], "not_run" in v) == ((0, True) if c in NOT_RUN else (3, False)), c
+        n = 3 * len(CONFIGS) if c == "format_sensitivity" else 3  # 3 base tasks, each in BFCL's 26 prompt variants
+        assert (v["n"], "not_run" in v) == ((0, True) if c in NOT_RUN else (n, False)), c
+    fs = res["format_sensitivity"]  # the per-variant breakdown and BFCL's spread across the variants
+    assert list(fs["configs"]) == list(CONFIGS) and {v["n"] for v in fs["configs"].values()} == {3}
+    assert fs["n"] == 78 and fs["accuracy"] == res["categories"]["format_sensitivity"]["valid"]
+    assert {"accuracy_max_delta", "accuracy_std", "accuracy_variance"} <= set(fs) and fs["complete"] is False
+    assert "Format sensitivity" in whole.with_suffix(".md").read_text()
     assert set(res["summaries"]) == {"non_live", "live", "irrelevance", "relevance", "multi_turn", "web_search", "memory",
                                      "agentic", "overall"}
-    assert res["summaries"]["overall"] is None and res["partial"]["overall"] is not None  # Java, memory, web: not run
+    assert res["summaries"]["overall"] is None and res["partial"]["overall"] is not None  # vector, web: not run
+    assert res["summaries"]["non_live"] is not None  # simple_python, simple_java and simple_javascript all ran
+    # Memory: kv and rec_sum ran (the vector backend did not), so the memory summary is N/A and the partial has it.
+    cats = res["categories"]
+    assert res["summaries"]["memory"] is None and res["summaries"]["agentic"] is None
+    assert res["partial"]["memory"] == pytest.approx((cats["memory_kv"]["valid"] + cats["memory_rec_sum"]["valid"]) / 2)
+    assert res["partial"]["agentic"] == res["partial"]["memory"] and res["partial"]["overall_covers"]["agentic"] == 40
+    assert "all-MiniLM-L6-v2" in cats["memory_vector"]["not_run"]
+    memory_rows = [r for r in res["per_task"] if r["category"] in ("memory_kv", "memory_rec_sum")]
+    # --limit 3 also bounds the prerequisite conversations: the first 3 turns of the scenario's, one conversation.
+    assert [r["memory_prereqs"] for r in memory_rows] == [[f"{r['category']}_prereq_0-customer-0"] for r in memory_rows]
+    assert len(memory_rows) == 6
     assert "not a leaderboard number" in res["partial"]["label"]
     assert res["decoding"] == "greedy" and "seed" in res and res["data_version"] == "bfcl-eval==2026.3.23"
     assert res["format"]["name"] and res["limits"]["max_new_tokens"] == 16
@@ -66,7 +84,7 @@ def test_bfcl_eval_has_every_category_and_the_summaries_and_a_killed_run_resumes
         proc.kill()
         proc.wait()
     done_before = journal.read_text().count("\n") - 1
-    total = 3 * len(BFCL_CATEGORIES)
+    total = 3 * (len(BFCL_CATEGORIES) - 1 + len(CONFIGS))
     assert 0 < done_before < total
     capsys.readouterr()
     assert f"{done_before} task(s) already evaluated" in _eval(args(resumed), capsys)

@@ -19,3 +19,19 @@ def bfcl_cases():
     from tests.oracles.bfcl_ast import load_cases
 
     return load_cases()
+
+
+@pytest.fixture(scope="session")
+def official_source():
+    """bfcl-eval's ast_checker run with Language.JAVA / JAVASCRIPT: `result(pair) -> (valid, BFCL error type)`."""
+    from tests.oracles.bfcl_ast import official_source_checker
+
+    return official_source_checker()
+
+
+@pytest.fixture(scope="session")
+def source_cases():
+    """BFCL's simple_java and simple_javascript entries, with their Java/JavaScript-typed function docs."""
+    from tests.oracles.bfcl_ast import SOURCE_CATEGORIES, load_cases
+
+    return load_cases(SOURCE_CATEGORIES)

@@ -85,7 +85,8 @@ GOLDEN = {
 
 
 def test_golden_covers_the_taxonomy():
-    assert set(GOLDEN) == set(ERROR_TYPES)
+    # The two errors of arguments that are not source text have their golden cases below, in Java/JavaScript.
+    assert set(GOLDEN) == set(ERROR_TYPES) - {"java_type_error", "js_type_error"}
 
 
 @pytest.mark.parametrize("error_type", sorted(GOLDEN))
@@ -288,3 +289,174 @@ def test_caches_do_not_leak_between_different_objects():
         ground_truth = [gt(city=[city])]  # a fresh object each time
         assert verdict([call(city=city)], ground_truth).valid
         assert not verdict([call(city="Oslo")], ground_truth).valid
+
+
+# --- Java and JavaScript: source text read by BFCL's type rules (one golden case per error type) ------
+
+JAVA_TOOL = {
+    "name": "Cache.put",
+    "description": "Caches entries.",
+    "parameters": {
+        "type": "dict",
+        "properties": {
+            "key": {"type": "String"},
+            "ttl": {"type": "long"},
+            "ratio": {"type": "double"},
+            "weight": {"type": "float"},
+            "flag": {"type": "boolean"},
+            "sep": {"type": "char"},
+            "ids": {"type": "ArrayList", "items": {"type": "integer"}},
+            "tags": {"type": "Array", "items": {"type": "String"}},
+            "meta": {"type": "HashMap"},
+            "ctx": {"type": "any"},
+        },
+        "required": ["key"],
+    },
+}
+JS_TOOL = {
+    "name": "saveUser",
+    "description": "Saves a user.",
+    "parameters": {
+        "type": "dict",
+        "properties": {
+            "user": {"type": "String"},
+            "age": {"type": "integer"},
+            "score": {"type": "float"},
+            "big": {"type": "Bigint"},
+            "active": {"type": "Boolean"},
+            "tags": {"type": "array", "items": {"type": "String"}},
+            "coords": {"type": "array", "items": {"type": "float"}},
+            "opts": {"type": "dict"},
+            "cb": {"type": "any"},
+        },
+        "required": ["user"],
+    },
+}
+SOURCE_TOOLS = {"java": [JAVA_TOOL], "javascript": [JS_TOOL]}
+SOURCE_ONLY_ERRORS = {"java_type_error", "js_type_error"}
+_J, _S = "Cache.put", "saveUser"
+
+# (language, error type) -> (calls, ground truth). Every argument value is source text.
+GOLDEN_SOURCE = {
+    ("java", "java_type_error"): ([call(_J, key="a", ttl=5)], [gt(_J, key=["a"], ttl=[5])]),
+    ("java", "type_error"): ([call(_J, key="a", ttl="5")], [gt(_J, key=["a"], ttl=[5])]),  # a long needs its L
+    ("java", "nested_type_error"): (
+        [call(_J, key="a", ids="new ArrayList<>(Arrays.asList(1, x))")],
+        [gt(_J, key=["a"], ids=[[1, 2]])],
+    ),
+    ("java", "string_value_error"): ([call(_J, key='"a"')], [gt(_J, key=["a"])]),  # a String keeps its quotes
+    ("java", "list_value_error"): (  # so do the String items of an array
+        [call(_J, key="a", tags='new String[]{"x", "y"}')],
+        [gt(_J, key=["a"], tags=[["x", "y"]])],
+    ),
+    ("java", "dict_key_error"): (
+        [call(_J, key="a", meta='new HashMap<String, Object>() {{ put("size", 1); }}')],
+        [gt(_J, key=["a"], meta=[{"limit": [1]}])],
+    ),
+    ("java", "dict_value_error"): (
+        [call(_J, key="a", meta='new HashMap<String, Object>() {{ put("limit", 2); }}')],
+        [gt(_J, key=["a"], meta=[{"limit": [1]}])],
+    ),
+    ("java", "value_error"): ([call(_J, key="a", flag="false")], [gt(_J, key=["a"], flag=[True])]),
+    ("java", "missing_required"): ([call(_J, ttl="5L")], [gt(_J, key=["a"], ttl=[5])]),
+    ("java", "unexpected_param"): ([call(_J, key="a", size="1")], [gt(_J, key=["a"])]),
+    ("java", "missing_optional"): ([call(_J, key="a")], [gt(_J, key=["a"], ttl=[5])]),
+    ("java", "wrong_name"): ([call("Cache.get", key="a")], [gt(_J, key=["a"])]),
+    ("java", "wrong_count"): ([call(_J, key="a"), call(_J, key="a")], [gt(_J, key=["a"])]),
+    ("javascript", "js_type_error"): ([call(_S, user="'Ann'", active=True)], [gt(_S, user=["Ann"], active=[True])]),
+    ("javascript", "type_error"): ([call(_S, user="'Ann'", score="1e3")], [gt(_S, user=["Ann"], score=[1000.0])]),
+    ("javascript", "nested_type_error"): (
+        [call(_S, user="Ann", coords="[1.5, x]")],
+        [gt(_S, user=["Ann"], coords=[[1.5, 2.0]])],
+    ),
+    ("javascript", "string_value_error"): ([call(_S, user="'Bob'")], [gt(_S, user=["Ann"])]),
+    ("javascript", "list_value_error"): (  # items split on every comma, inside quotes too
+        [call(_S, user="Ann", tags='["a, b"]')],
+        [gt(_S, user=["Ann"], tags=[["a, b"]])],
+    ),
+    ("javascript", "dict_key_error"): ([call(_S, user="Ann", opts="{size: 1}")], [gt(_S, user=["Ann"], opts=[{"limit": [1]}])]),
+    ("javascript", "dict_value_error"): (
+        [call(_S, user="Ann", opts="{limit: 2}")],
+        [gt(_S, user=["Ann"], opts=[{"limit": [1]}])],
+    ),
+    ("javascript", "value_error"): ([call(_S, user="Ann", big="5n")], [gt(_S, user=["Ann"], big=[6])]),
+    ("javascript", "missing_required"): ([call(_S, age="3")], [gt(_S, user=["Ann"], age=[3])]),
+    ("javascript", "unexpected_param"): ([call(_S, user="Ann", size="1")], [gt(_S, user=["Ann"])]),
+    ("javascript", "missing_optional"): ([call(_S, user="Ann")], [gt(_S, user=["Ann"], age=[3])]),
+    ("javascript", "wrong_name"): ([call("saveUsers", user="Ann")], [gt(_S, user=["Ann"])]),
+    ("javascript", "wrong_count"): ([], [gt(_S, user=["Ann"])]),
+}
+
+
+def test_golden_covers_the_taxonomy_with_java_and_javascript():
+    assert set(GOLDEN) | {e for _, e in GOLDEN_SOURCE} == set(ERROR_TYPES)
+    assert SOURCE_ONLY_ERRORS <= {e for _, e in GOLDEN_SOURCE} and not SOURCE_ONLY_ERRORS & set(GOLDEN)
+
+
+def _source_pair(language, calls, ground_truth):
+    from tests.oracles.bfcl_ast import Case, Pair
+
+    category = {"java": "simple_java", "javascript": "simple_javascript"}[language]
+    return Pair(Case("golden", category, SOURCE_TOOLS[language], ground_truth), calls, "golden")
+
+
+@pytest.mark.parametrize("language,error_type", sorted(GOLDEN_SOURCE))
+def test_golden_source_error_type_agrees_with_official(language, error_type, official_source):
+    from tests.oracles.bfcl_ast import ours_of_official
+
+    calls, ground_truth = GOLDEN_SOURCE[language, error_type]
+    r = check(SOURCE_TOOLS[language], calls, ground_truth, language)
+    want = "no_call" if not calls else error_type
+    assert (r.valid, r.error_type) == (False, want)
+    assert 0.0 <= r.score < 1.0
+    valid, theirs = official_source(_source_pair(language, calls, ground_truth))
+    assert not valid and ours_of_official(theirs, _source_pair(language, calls, ground_truth)) == want
+
+
+@pytest.mark.parametrize(
+    "language,args,answers,ok",
+    [
+        # Numbers: a Java long needs L, a float f, a double neither; a JavaScript float takes no exponent.
+        ("java", {"ttl": "5L"}, {"ttl": [5]}, True),
+        ("java", {"ttl": "5"}, {"ttl": [5]}, False),
+        ("java", {"weight": "2.5f"}, {"weight": [2.5]}, True),
+        ("java", {"weight": "2.5"}, {"weight": [2.5]}, False),
+        ("java", {"ratio": "2.5"}, {"ratio": [2.5]}, True),
+        ("java", {"ratio": "2.5d"}, {"ratio": [2.5]}, False),
+        ("javascript", {"score": "4"}, {"score": [4.0]}, True),
+        ("javascript", {"score": "4e0"}, {"score": [4.0]}, False),
+        ("javascript", {"big": "5n"}, {"big": [5]}, True),
+        # Booleans are true/false exactly.
+        ("java", {"flag": "true"}, {"flag": [True]}, True),
+        ("java", {"flag": "True"}, {"flag": [True]}, False),
+        # A Java char never converts: its quotes stay.
+        ("java", {"sep": "a"}, {"sep": ["a"]}, True),
+        ("java", {"sep": "'a'"}, {"sep": ["a"]}, False),
+        # A JavaScript String loses one pair of quotes; a Java String none.
+        ("javascript", {"user": '"Ann"'}, {"user": ["Ann"]}, True),
+        ("java", {"key": "Ann"}, {"key": ["Ann"]}, True),
+        # Collections: the ArrayList spellings, an Array of bare Strings, objects up to their first }.
+        ("java", {"ids": "new ArrayList<Integer>(Arrays.asList(1, 2))"}, {"ids": [[1, 2]]}, True),
+        ("java", {"ids": "new ArrayList<Integer>() {{ add(1); add(2); }}"}, {"ids": [[1, 2]]}, True),
+        ("java", {"ids": "[1, 2]"}, {"ids": [[1, 2]]}, False),
+        ("java", {"tags": "new String[]{x, y}"}, {"tags": [["x", "y"]]}, True),
+        ("java", {"meta": 'new HashMap<>() {{ put("limit", 1); }}'}, {"meta": [{"limit": [1]}]}, True),
+        ("javascript", {"tags": "['x', \"y\"]"}, {"tags": [["x", "y"]]}, True),
+        ("javascript", {"opts": "{'limit': '1'}"}, {"opts": [{"limit": [1]}]}, True),
+        # A string answer is a variable name: the text must be that name exactly.
+        ("java", {"meta": "params"}, {"meta": ["params"]}, True),
+        ("java", {"meta": "Params"}, {"meta": ["params"]}, False),
+    ],
+)
+def test_source_type_rules(language, args, answers, ok, official_source):
+    name = {"java": _J, "javascript": _S}[language]
+    required = {"java": {"key": "k"}, "javascript": {"user": "n"}}[language]
+    calls = [call(name, **required, **args) if list(required)[0] not in args else call(name, **args)]
+    ground_truth = [gt(name, **{k: [v] for k, v in required.items() if k not in args}, **answers)]
+    assert check(SOURCE_TOOLS[language], calls, ground_truth, language).valid is ok
+    assert official_source(_source_pair(language, calls, ground_truth))[0] is ok
+
+
+def test_language_must_be_known():
+    with pytest.raises(ValueError, match="language"):
+        check(TOOLS, [call(city="Paris")], [gt(city=["Paris"])], "kotlin")

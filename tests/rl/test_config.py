@@ -91,6 +91,7 @@ def test_typo_in_override_names_the_override():
         ("model:\n  name_or_path: a\n  name_or_path: b\n", r"line 3: model.name_or_path: duplicate key"),
         ("model:\n  name_or_path: [unclosed\n", r"run.yaml:\d+: invalid YAML"),
         ("eval:\n  tasks: [toolgym, simple_java]\n", r":2: eval.tasks: \['simple_java'\]; each is 'toolgym' or a BFCL"),
+        ("eval:\n  tasks: [toolgym, memory_kv]\n", r":2: eval.tasks: \['memory_kv'\]; each is 'toolgym' or a BFCL"),
         ("eval:\n  metric: toolgym/valid\n", r":2: eval.metric: 'toolgym/valid' is not one of \['toolgym/reward'"),
         ("eval:\n  tasks: [irrelevance]\n", r"eval.metric: 'toolgym/reward' is not one of \['irrelevance/valid'"),
         ("algorithm:\n  name: ppo\neval:\n  every_n_steps: 3\n", r":3: eval: every_n_steps must be a multiple of"),

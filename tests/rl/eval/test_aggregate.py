@@ -27,3 +27,20 @@ def test_compare_pairs_recall_only_where_both_runs_have_it():
     d = compare(a, b)["deltas"]["overall"]
     assert d["retrieval_recall"]["n"] == 1 and d["retrieval_recall"]["delta"] == 1.0
     assert d["reward"]["n"] == 2
+
+
+def test_bfcl_rows_of_prompt_variants_give_the_format_sensitivity_breakdown():
+    from envs.bfcl_formats import CONFIGS
+
+    rows = [{"id": f"format_sensitivity:{c}:t{k}", "category": "format_sensitivity", "reward": 0.0,
+             "valid": k < i % 3, "prompt_format": c} for i, c in enumerate(CONFIGS) for k in range(2)]
+    rows.append({"id": "simple_python_0", "category": "simple_python", "reward": 0.0, "valid": True})
+    out = aggregate(rows, "bfcl")
+    fs = out["format_sensitivity"]
+    assert list(fs["configs"]) == list(CONFIGS)  # BFCL's order
+    assert [v["accuracy"] for v in fs["configs"].values()] == [(i % 3) / 2 for i in range(26)]
+    assert {v["n"] for v in fs["configs"].values()} == {2} and fs["n"] == 52
+    assert out["categories"]["format_sensitivity"]["n"] == 52 and "not_run" not in out["categories"]["format_sensitivity"]
+    assert fs["accuracy"] == pytest.approx(out["categories"]["format_sensitivity"]["valid"])
+    assert fs["accuracy_max_delta"] == 100.0 and fs["complete"] is False  # 2 tasks per variant, not BFCL's 200
+    assert "format_sensitivity" not in aggregate(rows[-1:], "bfcl")  # no variant ran: no breakdown

@@ -56,15 +56,95 @@ def test_summaries_follow_bfcl_s_rules_on_a_full_run():
 
 
 def test_a_missing_category_makes_its_summaries_and_the_overall_n_a_with_a_labelled_partial_score():
-    scores = {c: v for c, v in _all().items() if c not in bfcl_score.NOT_RUN}
+    # What cannot run here, and the two other simple categories, are missing.
+    missing = set(bfcl_score.NOT_RUN) | {"simple_java", "simple_javascript"}
+    scores = {c: v for c, v in _all().items() if c not in missing}
     scores["simple_python"] = (1.0, 10)
+    scores.update(memory_kv=(0.9, 3), memory_rec_sum=(0.1, 30))  # memory_vector and web search do not run
     out = bfcl_score.summarize(scores)
     s, p = out["summaries"], out["partial"]
-    assert s["non_live"] is None and s["agentic"] is None and s["overall"] is None
+    assert s["non_live"] is None and s["memory"] is None and s["agentic"] is None and s["overall"] is None
     assert s["live"] == s["irrelevance"] == s["multi_turn"] == pytest.approx(0.5)
     assert p["non_live"] == pytest.approx((1.0 + 0.5 * 3) / 4)  # simple over Python alone
-    assert p["agentic"] is None  # nothing of it ran: the group leaves the overall
-    assert p["overall_covers"] == {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30}
-    assert p["overall"] == pytest.approx((10 * p["non_live"] + 10 * 0.5 + 10 * 0.5 + 30 * 0.5) / 60)
+    assert p["web_search"] is None and p["memory"] == pytest.approx(0.5)  # kv and rec_sum, unweighted
+    assert p["agentic"] == pytest.approx(0.5)  # memory alone: web search leaves the group
+    assert p["overall_covers"] == {"non_live": 10, "live": 10, "irrelevance": 10, "multi_turn": 30, "agentic": 40}
+    assert p["overall"] == pytest.approx((10 * p["non_live"] + 10 * 0.5 + 10 * 0.5 + 30 * 0.5 + 40 * 0.5) / 100)
+    web_only = bfcl_score.summarize({"web_search_base": (1.0, 5)})["partial"]
+    assert web_only["agentic"] == 1.0 and web_only["memory"] is None
     assert "not a leaderboard number" in p["label"]
     assert bfcl_score.summarize({})["partial"]["overall"] is None
+
+
+def test_java_and_javascript_run_and_complete_the_non_live_summary():
+    assert {"simple_java", "simple_javascript"} <= set(BFCL_CATEGORIES)
+    assert not {"simple_java", "simple_javascript"} & set(bfcl_score.NOT_RUN)
+    scores = {c: v for c, v in _all().items() if c not in bfcl_score.NOT_RUN}
+    scores.update(simple_python=(0.9, 10), simple_java=(0.3, 10), simple_javascript=(0.0, 10))
+    s = bfcl_score.summarize(scores)["summaries"]
+    assert s["non_live"] == pytest.approx((0.4 + 0.5 + 0.5 + 0.5) / 4)  # simple: the mean of the three
+    assert s["agentic"] is None and s["overall"] is None  # web search and memory still cannot run here
+
+
+@pytest.mark.parametrize("fmt", ["json", "pythonic"])
+def test_java_and_javascript_calls_written_in_a_format_are_scored_by_bfcl_s_type_rules(fmt):
+    """A model writes Java/JavaScript arguments as strings of source text, in any format; `bfcl_verdict` reads
+    them by the declared types. A JSON boolean where source text is due fails, as in BFCL."""
+    from envs.formats import get_format
+    from envs.types import Episode, Step, ToolCall
+    from rl.eval.evaluate import bfcl_verdict
+    from rl.rollout.episodes import Trajectory
+
+    java = bfcl.load("simple_java", limit=2)[1]  # params: a HashMap; useShortName: a boolean
+    js = bfcl.load("simple_javascript", limit=3)[2]  # status: an array of Strings
+    hashmap = 'new HashMap<String, Object>() {{ put("limit", 50); put("schemaFilter", "public"); }}'
+    cases = [
+        (java, {"object": "Customers", "useShortName": "true", "params": hashmap}, True),
+        (java, {"object": "Customers", "useShortName": True, "params": hashmap}, False),  # not source text
+        (java, {"object": "Customers", "useShortName": "true", "params": "{limit: 50, schemaFilter: public}"}, False),
+        (js, {"filepath": "'/var/log/db.log'", "status": "['completed', 'failed']", "encoding": '"utf-8"',
+              "processFunction": "processFunction"}, True),
+        (js, {"filepath": "/var/log/db.log", "status": "['failed', 'completed']", "encoding": "utf-8",
+              "processFunction": "processFunction"}, False),
+    ]
+    form = get_format(fmt)
+    for task, args, want in cases:
+        (name,) = task.ground_truth[0][0]
+        text = form.render_calls([ToolCall(name, args)])
+        parsed = form.parse(text)
+        assert parsed.error is None and parsed.calls[0].arguments == args, text
+        tr = Trajectory(task.id, 0, [], [], [], [], Episode(task.id, [Step(turn=0, text=text, calls=parsed.calls)]), {})
+        assert bfcl_verdict(task, tr) is want, (task.id, args)
+
+
+def test_format_sensitivity_spread_is_bfcl_s_sample_statistics_in_points():
+    # Worked by hand: accuracies 0.5, 1.0, 0.25 (mean 7/12); sample variance (1/144 + 25/144 + 16/144) / 2 = 7/48.
+    out = bfcl_score.format_sensitivity({"a": (0.5, 4), "b": (1.0, 4), "c": (0.25, 8)}, complete=True)
+    assert out["accuracy_max_delta"] == 75.0
+    assert out["accuracy_variance"] == round(7 / 48 * 10_000, 2) == 1458.33
+    assert out["accuracy_std"] == round((7 / 48) ** 0.5 * 100, 2) == 38.19
+    assert out["accuracy"] == pytest.approx((2 + 4 + 2) / 16) and out["n"] == 16  # over tasks, not variants
+    assert out["configs"]["c"] == {"accuracy": 0.25, "n": 8} and out["complete"] and "label" not in out
+    one = bfcl_score.format_sensitivity({"a": (0.5, 4)})
+    assert one["accuracy_std"] == one["accuracy_max_delta"] == one["accuracy_variance"] == 0.0  # BFCL: < 2 variants
+    assert "not a leaderboard number" in one["label"]
+    assert bfcl_score.format_sensitivity({})["accuracy"] is None
+
+
+def test_format_sensitivity_is_in_no_summary_as_in_bfcl():
+    scores = _all()
+    base = bfcl_score.summarize(scores)
+    scores["format_sensitivity"] = (0.0, 5200)
+    assert bfcl_score.summarize(scores) == base
+
+
+def test_memory_vector_does_not_run_because_its_module_loads_an_embedding_model_from_the_hub():
+    """Reads memory_vector.py: it builds a SentenceTransformer at import; kv and rec_sum need no model."""
+    backends = bfcl.data_dir().parent / "eval_checker" / "multi_turn_eval" / "func_source_code"
+    tree = ast.parse((backends / "memory_vector.py").read_text())
+    loads = [n.value for n in tree.body if isinstance(n, ast.Assign) and isinstance(n.value, ast.Call)
+             and getattr(n.value.func, "id", None) == "SentenceTransformer"]
+    assert [ast.literal_eval(call.args[0]) for call in loads] == ["all-MiniLM-L6-v2"]
+    assert "all-MiniLM-L6-v2" in bfcl_score.NOT_RUN["memory_vector"]
+    for runs in ("memory_kv", "memory_rec_sum"):
+        assert "SentenceTransformer" not in (backends / f"{runs}.py").read_text() and runs in BFCL_CATEGORIES

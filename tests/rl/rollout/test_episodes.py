@@ -210,3 +210,28 @@ def test_an_open_mode_episode_offers_only_search_then_calls_what_it_found(tok):
     # The same task in golden mode lists its tools and has no search tool.
     golden_prompt = tok.decode(renderer.prompt_ids(renderer.initial_messages(task), task.tools))
     assert name in golden_prompt and SEARCH_TOOL_NAME not in golden_prompt
+
+
+def test_a_bfcl_prompt_variant_task_is_prompted_and_parsed_in_its_own_format(tok):
+    """A format-sensitivity task brings its prompt format: BFCL's system prompt in place of the run's format, and
+    replies parsed in the variant's return format (here concise XML inside <TOOLCALL>); other tasks of the same
+    batch keep the run's format."""
+    from envs import bfcl
+    from envs.bfcl_formats import BFCLPromptFormat, system_prompt
+    from rl.eval.evaluate import bfcl_verdict
+
+    config = "ret_fmt=concise_xml&tool_call_tag=True&func_doc_fmt=xml&prompt_fmt=plaintext&style=classic"
+    (task,) = [t for t in bfcl.load("format_sensitivity", limit=1) if t.metadata["bfcl_prompt_format"] == config]
+    (plain,) = bfcl.load("simple_python", limit=1)
+    ((name, args),) = task.ground_truth[0][0].items()
+    right = BFCLPromptFormat(config).render_calls([envs.types.ToolCall(name, {k: v[0] for k, v in args.items()})])
+    assert right.startswith("<TOOLCALL><functions>")
+    # One message per task, as evaluation plays BFCL's single-turn tasks.
+    runner, _, _ = _runner(tok, [[right], [right.replace("<TOOLCALL>", "")], [right]], Limits(max_turns=1))
+    (good, untagged, other), _ = runner.run([task, task, plain], [None] * 3)
+    assert good.episode.messages[0] == {"role": "system", "content": system_prompt(config, task.tools)}
+    assert good.episode.calls(0) and good.episode.steps[0].parse_error is None and bfcl_verdict(task, good)
+    assert not untagged.episode.calls(0) and "TOOLCALL" in untagged.episode.steps[0].parse_error
+    assert not bfcl_verdict(task, untagged)
+    # The run's own (pythonic) format for the plain task: its prompt, and XML is not a call there.
+    assert "<TOOLCALL>" not in other.episode.messages[0]["content"] and not other.episode.calls(0)
