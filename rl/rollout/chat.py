@@ -20,7 +20,6 @@ alternation, calls the template renders itself) are declared in rl/rollout/templ
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -75,9 +74,7 @@ class ChatRenderer:
         if spec not in self._variants:
             from envs.bfcl_formats import BFCLPromptFormat
 
-            variant = copy.copy(self)  # same tokenizer, template family and stop tokens
-            variant.fmt, variant._structured, variant._variants = BFCLPromptFormat(spec), False, {}
-            self._variants[spec] = variant
+            self._variants[spec] = ChatRenderer(self.tokenizer, BFCLPromptFormat(spec), self.placement, self.family.name)
         return self._variants[spec]
 
     @property

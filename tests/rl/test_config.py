@@ -90,7 +90,7 @@ def test_typo_in_override_names_the_override():
         ("rewards:\n  components: {decision: 1.0}\nformat:\n  name: json\n", r":1: rewards: the 'decision' component"),
         ("model:\n  name_or_path: a\n  name_or_path: b\n", r"line 3: model.name_or_path: duplicate key"),
         ("model:\n  name_or_path: [unclosed\n", r"run.yaml:\d+: invalid YAML"),
-        ("eval:\n  tasks: [toolgym, simple_java]\n", r":2: eval.tasks: \['simple_java'\]; each is 'toolgym' or a BFCL"),
+        ("eval:\n  tasks: [toolgym, web_search_base]\n", r":2: eval.tasks: \['web_search_base'\]; each is 'toolgym' or a BFCL"),
         ("eval:\n  tasks: [toolgym, memory_kv]\n", r":2: eval.tasks: \['memory_kv'\]; each is 'toolgym' or a BFCL"),
         ("eval:\n  metric: toolgym/valid\n", r":2: eval.metric: 'toolgym/valid' is not one of \['toolgym/reward'"),
         ("eval:\n  tasks: [irrelevance]\n", r"eval.metric: 'toolgym/reward' is not one of \['irrelevance/valid'"),
