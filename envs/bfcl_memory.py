@@ -146,6 +146,22 @@ def with_memory(task: Task, snapshot: dict[str, Any]) -> Task:
     return dataclasses.replace(task, turns=turns, initial_state={cls: json.loads(json.dumps(snapshot))})
 
 
+def prerequisite_chains(tasks: list[Task], root: Path | None = None) -> dict[tuple[str, str], list[Task]]:
+    """The prerequisite conversations that the memory questions among `tasks` need: (category, scenario) -> its
+    conversations in order, in the questions' tool mode (open mode: envs/open_world.py)."""
+    from envs.bfcl import data_dir
+
+    root = root or data_dir()
+    chains: dict[tuple[str, str], list[Task]] = {}
+    for t in tasks:
+        if t.metadata.get("bfcl_scoring") == "agentic" and "bfcl_memory_scenario" in t.metadata:
+            key = (t.metadata["bfcl_category"], t.metadata["bfcl_memory_scenario"])
+            if key not in chains:
+                chain = prerequisite_tasks(root, *key, limit=t.metadata.get("bfcl_memory_prereq_limit"))
+                chains[key] = [open_task(c) for c in chain] if is_open(t) else chain
+    return chains
+
+
 def play_prerequisites(tasks: list[Task], play: Play, root: Path | None = None) -> list[Task]:
     """Plays the prerequisite conversations that the memory questions among `tasks` need, as BFCL does, and returns
     `tasks` with each question starting from its scenario's final memory. Other tasks come back unchanged.
@@ -164,16 +180,7 @@ def play_prerequisites(tasks: list[Task], play: Play, root: Path | None = None) 
         The tasks, in order; each memory question with `initial_state` = its chain's final snapshot, its system
         prompt showing that memory, and `metadata["bfcl_memory_prereqs"]` = the ids of the conversations played.
     """
-    from envs.bfcl import data_dir
-
-    root = root or data_dir()
-    chains: dict[tuple[str, str], list[Task]] = {}
-    for t in tasks:
-        if t.metadata.get("bfcl_scoring") == "agentic" and "bfcl_memory_scenario" in t.metadata:
-            key = (t.metadata["bfcl_category"], t.metadata["bfcl_memory_scenario"])
-            if key not in chains:
-                chain = prerequisite_tasks(root, *key, limit=t.metadata.get("bfcl_memory_prereq_limit"))
-                chains[key] = [open_task(c) for c in chain] if is_open(t) else chain  # the questions' tool mode
+    chains = prerequisite_chains(tasks, root)
     memory: dict[tuple[str, str], dict[str, Any]] = {key: {} for key in chains}
     for k in range(max((len(c) for c in chains.values()), default=0)):
         keys = [key for key, chain in chains.items() if k < len(chain)]

@@ -314,15 +314,21 @@ def _after_prerequisites(cfg: EvalRunConfig, tasks: list[Task], workers: int, ba
     prerequisite conversations (envs/bfcl_memory.py), played here like any multi-turn task and not scored.
 
     All of them are played even on a resumed run, so that every question gets the prompt and the batch it had."""
-    from envs.bfcl_memory import play_prerequisites
+    from tqdm.auto import tqdm
+
+    from envs.bfcl_memory import play_prerequisites, prerequisite_chains
+
+    total = sum(len(chain) for chain in prerequisite_chains(tasks).values())
+    bar = tqdm(total=total, desc=f"{progress or 'eval'}: memory prerequisites", unit="conversation", dynamic_ncols=True)
 
     def play(batch: list[Task]) -> list[Episode]:
         episodes = {tr.task_id: tr.episode for trajs in run_episodes(cfg, batch, workers=workers, batch_size=batch_size)
                     for tr in trajs}
+        bar.update(len(batch))
         return [episodes[t.id] for t in batch]
 
-    print(f"[toolgym] {progress or 'eval'}: playing the memory questions' prerequisite conversations", flush=True)
-    return play_prerequisites(tasks, play)
+    with bar:
+        return play_prerequisites(tasks, play)
 
 
 def model_files(spec: str) -> dict[str, list[int]]:
