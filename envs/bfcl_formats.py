@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from envs.formats import Format, ParseResult, PythonicFormat, _loads, _py_literal, calls_of_nodes
+from envs.formats import Format, ParseResult, PythonicFormat, calls_of_nodes, loads_or_error, py_literal
 from envs.types import Task, ToolCall
 
 RETURN_FORMATS = ("python", "json", "verbose_xml", "concise_xml")
@@ -338,7 +338,7 @@ def _parse_json(body: str, _: str) -> tuple[list[ToolCall], str | None]:
     m = _JSON_CALL_LIST.search(body)
     if m is None:
         return [], None  # BFCL reads a reply without a call list as no calls
-    items, err = _loads(m.group(0))
+    items, err = loads_or_error(m.group(0))
     if err is not None:
         return [], f"invalid JSON call list: {err}"
     calls = []
@@ -435,7 +435,7 @@ def _xml_value(value: Any) -> str:
         return value
     if value is None:
         return ""
-    return _py_literal(value) if isinstance(value, (list, tuple, dict)) else str(value)
+    return py_literal(value) if isinstance(value, (list, tuple, dict)) else str(value)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -216,7 +216,7 @@ def _bare_json_candidates(text: str) -> list[tuple[str, tuple[int, int]]]:
 _NOT_JSON = object()
 
 
-def _loads(src: str) -> tuple[Any, str | None]:
+def loads_or_error(src: str) -> tuple[Any, str | None]:
     """json.loads that never raises: model text can be malformed, nested past the recursion limit, or hold an
     integer longer than Python's int-conversion limit (ValueError)."""
     try:
@@ -226,7 +226,7 @@ def _loads(src: str) -> tuple[Any, str | None]:
 
 
 def _json_calls(src: str, calls: list[ToolCall], errors: list[str], strict_shape: bool = False) -> None:
-    obj, err = _loads(src)
+    obj, err = loads_or_error(src)
     if err is not None:
         errors.append(f"invalid JSON in tool call: {err}")
         return
@@ -245,7 +245,7 @@ def _call_from_obj(item: Any) -> tuple[ToolCall | None, str | None]:
         return None, "tool call must be an object with a string 'name'"
     args = item.get("arguments", item.get("parameters", {}))
     if isinstance(args, str):  # some models emit the arguments as a JSON string (OpenAI wire style)
-        args, err = _loads(args)
+        args, err = loads_or_error(args)
         if err is not None:
             return None, f"arguments of {item['name']!r} are not valid JSON"
     if not isinstance(args, dict):
@@ -278,7 +278,7 @@ class PythonicFormat(Format):
             for k in c.arguments:
                 if not k.isidentifier() or keyword.iskeyword(k):
                     raise ValueError(f"cannot render argument {k!r} of {c.name} as a Python keyword")
-            args = ", ".join(f"{k}={_py_literal(v)}" for k, v in c.arguments.items())
+            args = ", ".join(f"{k}={py_literal(v)}" for k, v in c.arguments.items())
             parts.append(f"{c.name}({args})")
         return "[" + ", ".join(parts) + "]"
 
@@ -380,11 +380,16 @@ def _literal(node: ast.AST) -> Any:
     return value
 
 
-def _py_literal(v: Any) -> str:
+def py_literal(v: Any) -> str:
+    """A JSON value as the Python literal that `ast.literal_eval` reads back (True, None, nested lists and dicts).
+
+    Raises:
+        ValueError: NaN or infinity, which have no literal form.
+    """
     if isinstance(v, dict):
-        return "{" + ", ".join(f"{_py_literal(k)}: {_py_literal(x)}" for k, x in v.items()) + "}"
+        return "{" + ", ".join(f"{py_literal(k)}: {py_literal(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_py_literal(x) for x in v) + "]"
+        return "[" + ", ".join(py_literal(x) for x in v) + "]"
     if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
         raise ValueError("NaN and infinity have no literal form")
     return repr(v)
