@@ -33,6 +33,7 @@ from typing import Any
 
 from envs.open_world import is_open
 from envs.types import Episode, Task
+from rewards.compose import without_searches
 from rl.config import EvalRunConfig
 from rl.eval import bfcl_score
 from rl.rollout.episodes import Trajectory
@@ -136,12 +137,21 @@ def _json_or_none(line: str) -> Any:
 # ---------------------------------------------------------------------------------------------------
 
 
+def is_one_shot(task: Task) -> bool:
+    """Whether a task is judged on the policy's first message alone, so that its episode stops there instead of
+    generating follow-ups nobody scores: a task without a world to act in (BFCL's AST categories: a schema-only
+    env), unless it is in open mode, where the first message searches and the calls come after."""
+    return not task.domains and "bfcl_involved_classes" not in task.metadata and not is_open(task)
+
+
 def bfcl_verdict(task: Task, tr: Trajectory) -> bool:
     """BFCL's pass/fail for one episode (see module docstring)."""
     from rewards import ast_match
 
     scoring = task.metadata.get("bfcl_scoring", "ast")
-    calls = tr.episode.calls(0)
+    # Open mode: the searches only find the tools; BFCL judges the calls made with them.
+    episode = without_searches(tr.episode) if is_open(task) else tr.episode
+    calls = episode.calls(0)
     if scoring == "irrelevance":
         return not calls
     if scoring == "relevance":
@@ -149,13 +159,13 @@ def bfcl_verdict(task: Task, tr: Trajectory) -> bool:
     if scoring == "agentic":
         from rewards import agentic
 
-        return agentic.check(task, tr.episode).valid
+        return agentic.check(task, episode).valid
     if scoring == "multi_turn":
         from envs.bfcl import check_multi_turn, result_text
 
         turns = len(task.turns)
-        results = [[result_text(r) for r in tr.episode.results(k)] for k in range(turns)]
-        states = list(tr.episode.turn_states) + [tr.episode.final_state] * (turns - len(tr.episode.turn_states))
+        results = [[result_text(r) for r in episode.results(k)] for k in range(turns)]
+        states = list(episode.turn_states) + [episode.final_state] * (turns - len(episode.turn_states))
         return bool(check_multi_turn(task, results, states[:turns])["valid"])
     tools, language = ast_match.task_rules(task)  # Java/JavaScript: the declared types and BFCL's rules for them
     return ast_match.check(tools, calls, task.ground_truth[0], language).valid
@@ -287,9 +297,7 @@ def evaluate(
         print(f"[toolgym] {progress or 'eval'}: {log.note}", flush=True)
     bar = tqdm(total=len(tasks), initial=len(rows), desc=progress or "eval", unit="task", dynamic_ncols=True)
     by_id = {t.id: t for t in tasks}
-    # Tasks without a world to act in (BFCL's AST categories: a schema-only env) are judged on the first
-    # message alone, so their episodes stop there instead of generating follow-ups nobody scores.
-    one_shot = [t for t in tasks if not t.domains and "bfcl_involved_classes" not in t.metadata]
+    one_shot = [t for t in tasks if is_one_shot(t)]
     one_shot_ids = {t.id for t in one_shot}
     acting = [t for t in tasks if t.id not in one_shot_ids]
     if any(t.metadata.get("bfcl_scoring") == "agentic" and t.id not in rows for t in acting):

@@ -148,3 +148,28 @@ def test_memory_vector_does_not_run_because_its_module_loads_an_embedding_model_
     assert "all-MiniLM-L6-v2" in bfcl_score.NOT_RUN["memory_vector"]
     for runs in ("memory_kv", "memory_rec_sum"):
         assert "SentenceTransformer" not in (backends / f"{runs}.py").read_text() and runs in BFCL_CATEGORIES
+
+
+def test_open_mode_bfcl_tasks_get_turns_to_search_and_are_judged_on_the_calls_alone():
+    """In open mode a single-turn BFCL task needs a step to search before it can call, and BFCL's verdict
+    judges the calls made with the tools found, not the searches."""
+    from envs.open_world import SEARCH_TOOL_NAME, open_task
+    from envs.types import Episode, Step, ToolCall
+    from rl.eval.evaluate import bfcl_verdict, is_one_shot
+    from rl.rollout.episodes import Trajectory
+
+    simple, irrelevant = bfcl.load("simple_python", limit=1)[0], bfcl.load("irrelevance", limit=1)[0]
+    assert is_one_shot(simple) and not is_one_shot(open_task(simple))
+    (name, args), = simple.ground_truth[0][0].items()
+    right = ToolCall(name, {k: v[0] for k, v in args.items() if v[0] != ""})
+    search = ToolCall(SEARCH_TOOL_NAME, {"query": simple.turns[0][-1]["content"], "k": 3})
+
+    def verdict(task, *steps):
+        episode = Episode(task.id, [Step(turn=0, text="", calls=calls) for calls in steps])
+        return bfcl_verdict(task, Trajectory(task.id, 0, [], [], [], [], episode, {}))
+
+    assert verdict(open_task(simple), [search], [right])  # searched, then called right
+    assert not verdict(open_task(simple), [search])  # searched and never called
+    assert not verdict(simple, [search], [right])  # golden mode: a search is a call like any other
+    assert verdict(open_task(irrelevant), [search])  # irrelevance: searching is not calling
+    assert not verdict(open_task(irrelevant), [search], [right])
