@@ -73,6 +73,7 @@ from envs.bfcl_multi_turn import (
     method_params,
     missing_responses,
     parse_call,
+    read_jsonl,
     replay,
     result_text,
 )
@@ -172,26 +173,15 @@ def load(category: str, limit: int | None = None) -> list[Task]:
     root = data_dir()
     if category in bfcl_memory.MEMORY_CATEGORIES:
         return bfcl_memory.load(root, category, limit)
-    rows = _read_jsonl(root / f"BFCL_v4_{category}.json", limit)
+    rows = read_jsonl(root / f"BFCL_v4_{category}.json", limit)
     answer_file = root / "possible_answer" / f"BFCL_v4_{category}.json"
     answers = (
-        {a["id"]: a["ground_truth"] for a in _read_jsonl(answer_file, None)} if answer_file.exists() else {}
+        {a["id"]: a["ground_truth"] for a in read_jsonl(answer_file, None)} if answer_file.exists() else {}
     )
     if category in MULTI_TURN_CATEGORIES:
         docs = _FuncDocs(root / "multi_turn_func_doc")
         return [_multi_turn_task(row, answers, docs, category) for row in rows]
     return [_single_turn_task(row, answers, category) for row in rows]
-
-
-def _read_jsonl(path: Path, limit: int | None) -> list[dict[str, Any]]:
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if limit is not None and len(rows) >= limit:
-                break
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
 
 
 def _single_turn_task(row: dict[str, Any], answers: dict[str, Any], category: str) -> Task:
@@ -316,6 +306,6 @@ class _FuncDocs:
         if class_name not in self._cache:
             if class_name not in FUNC_DOC_FILES:
                 raise ValueError(f"unknown BFCL API class {class_name!r}; known: {sorted(FUNC_DOC_FILES)}")
-            self._cache[class_name] = _read_jsonl(self.folder / FUNC_DOC_FILES[class_name], None)
+            self._cache[class_name] = read_jsonl(self.folder / FUNC_DOC_FILES[class_name], None)
         # Fresh copies: tasks must not share mutable tool dicts.
         return json.loads(json.dumps(self._cache[class_name]))

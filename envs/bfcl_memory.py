@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from envs.bfcl_multi_turn import FUNC_DOC_FILES, _api_class, restore_memory
+from envs.bfcl_multi_turn import FUNC_DOC_FILES, _api_class, read_jsonl, restore_memory
 from envs.open_world import is_open, open_task
 from envs.types import Episode, Task
 
@@ -63,9 +63,9 @@ def load(root: Path, category: str, limit: int | None = None) -> list[Task]:
     """
     if category not in MEMORY_BACKENDS:
         raise ValueError(f"unknown BFCL memory category {category!r}; runnable here: {', '.join(MEMORY_CATEGORIES)}")
-    rows = _read_jsonl(root / "BFCL_v4_memory.json")[:limit]
-    answers = {a["id"]: a["ground_truth"] for a in _read_jsonl(root / "possible_answer" / "BFCL_v4_memory.json")}
-    tools = _read_jsonl(root / "multi_turn_func_doc" / FUNC_DOC_FILES[MEMORY_BACKENDS[category]])
+    rows = read_jsonl(root / "BFCL_v4_memory.json")[:limit]
+    answers = {a["id"]: a["ground_truth"] for a in read_jsonl(root / "possible_answer" / "BFCL_v4_memory.json")}
+    tools = read_jsonl(root / "multi_turn_func_doc" / FUNC_DOC_FILES[MEMORY_BACKENDS[category]])
     tasks = []
     for row in rows:
         if row["id"] not in answers:
@@ -102,10 +102,10 @@ def prerequisite_tasks(root: Path, category: str, scenario: str, limit: int | No
     path = root / "memory_prereq_conversation" / f"memory_{scenario}.json"
     if not path.is_file():
         raise ValueError(f"no prerequisite conversations for memory scenario {scenario!r} ({path} is missing)")
-    tools = _read_jsonl(root / "multi_turn_func_doc" / FUNC_DOC_FILES[MEMORY_BACKENDS[category]])
+    tools = read_jsonl(root / "multi_turn_func_doc" / FUNC_DOC_FILES[MEMORY_BACKENDS[category]])
     tasks = []
     left = limit
-    for row in _read_jsonl(path):
+    for row in read_jsonl(path):
         if left is not None and left <= 0:
             break
         turns = row["question"][:left]
@@ -201,8 +201,3 @@ def play_prerequisites(tasks: list[Task], play: Play, root: Path | None = None) 
             t.metadata = {**t.metadata, "bfcl_memory_prereqs": [c.id for c in chains[key]]}
         out.append(t)
     return out
-
-
-def _read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]

@@ -23,6 +23,7 @@ import importlib
 import inspect
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from envs.env import BaseEnv
@@ -124,6 +125,18 @@ def method_params(class_names: list[str], function: str) -> list[str]:
             return [p for p in inspect.signature(method).parameters if p != "self"]
     return []
 
+
+
+def read_jsonl(path: Path, limit: int | None = None) -> list[dict[str, Any]]:
+    """The first `limit` (all if None) JSON objects of a BFCL data file, one per non-empty line."""
+    rows = []
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if limit is not None and len(rows) >= limit:
+                break
+            if line.strip():
+                rows.append(json.loads(line))
+    return rows
 
 def memory_snapshot(class_name: str, instance: Any) -> dict[str, Any]:
     """A memory backend's snapshot: what BFCL's `_flush_memory_to_local_file` writes, keys in insertion order
