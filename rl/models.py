@@ -23,8 +23,6 @@ import torch
 from filelock import FileLock
 from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM, PreTrainedModel
 
-from envs.formats import DECISION_TOKENS
-
 log = logging.getLogger(__name__)
 
 ALIASES = ("smollm2-135m", "tiny-random")
@@ -97,9 +95,15 @@ def add_special_tokens(model: PreTrainedModel, tokenizer: Any, tokens: Any) -> i
 
 
 def prepare_tokenizer(model: PreTrainedModel, tokenizer: Any, fmt: Any) -> None:
-    """Fits the tokenizer to a run's tool-call format (`rl.config.FormatConfig`): the decision tokens for
-    `decision`; for `chat_template`, that template (a TRL template name or a .jinja path) and its family's control
-    tokens (rl/rollout/templates.py), as a tokenizer of that family has them."""
+    """Fits the tokenizer to a run's tool-call format (`rl.config.FormatConfig`): for `chat_template`, that template
+    (a TRL template name or a .jinja path) and its family's control tokens (rl/rollout/templates.py), as a tokenizer
+    of that family has them.
+
+    The decision format's markers (`<|use_tool|>`, `<|answer|>`) stay plain text, not new tokens. As new rows of
+    SmolLM2's tied embedding, trained through peft's trainable tokens, the demo's SFT (22 LoRA steps) left both
+    logits about 5 below the top token at the reply's start: the model never emitted them. As text, the decision
+    is an ordinary token ("use" or "answer" after "<|") that LoRA trains like the rest of the reply.
+    """
     from rl.rollout.templates import family_of, trl_templates
 
     if fmt.chat_template:
@@ -113,8 +117,6 @@ def prepare_tokenizer(model: PreTrainedModel, tokenizer: Any, fmt: Any) -> None:
             raise ModelLoadError(f"format.chat_template: {fmt.chat_template!r} is neither a TRL chat template "
                                  f"({', '.join(sorted(templates))}) nor a .jinja file")
         add_special_tokens(model, tokenizer, family_of(tokenizer, fmt.template_family).control_tokens)
-    if fmt.name == "decision":
-        add_special_tokens(model, tokenizer, DECISION_TOKENS)
 
 
 def resolve(spec: str, allow_download: bool) -> Path:

@@ -28,7 +28,6 @@ import time
 from typing import Any
 
 import torch
-
 from trl.trainer.utils import split_tensor_dict
 
 from rl.train.batching import length_grouped_microbatches

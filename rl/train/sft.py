@@ -2,7 +2,7 @@
 
 The dataset is pre-tokenised by rl/train/sft_data.py (input_ids + assistant_masks), so TRL trains on exactly
 the assistant tokens. `<output_dir>/final` is a toolgym checkpoint (rl/checkpoint.py) with merged weights and the
-tokenizer (with any added decision tokens): `launch/grpo.py` accepts it as `model.name_or_path`.
+tokenizer (with any control tokens a chat template added): `launch/grpo.py` accepts it as `model.name_or_path`.
 """
 
 from __future__ import annotations
@@ -13,10 +13,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from transformers import Trainer
-from trl import SFTTrainer
-
-from envs.formats import DECISION_TOKENS
 from envs.types import Task
 from rl.checkpoint import load_policy, save_checkpoint
 from rl.config import SFTRunConfig, to_dict
@@ -27,21 +23,6 @@ from rl.train.metrics import RunLogger, StepTimer, TimingCallback, refuse_stale_
 from rl.train.sft_data import BuildReport, build_examples, read_chat_rows
 
 log = logging.getLogger(__name__)
-
-
-class FullLogitsSFTTrainer(SFTTrainer):
-    """SFT whose loss comes from the model's own forward, with the full logits, instead of TRL's fused LM head.
-
-    For runs that train new token rows (the decision tokens) with peft's `trainable_token_indices`. TRL's fused head
-    reads `lm_head.weight` and `.bias` directly; under peft's `TrainableTokensWrapper` the weight it finds is the base
-    one, without the trained rows, and there is no `bias` (an AttributeError). The model's own forward goes through
-    the wrapper. It costs the full logits, and TRL's token-accuracy and entropy metrics, which the fused outputs
-    carry.
-    """
-
-    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-        return Trainer.compute_loss(self, model, inputs, return_outputs=return_outputs,
-                                    num_items_in_batch=num_items_in_batch)
 
 
 def build_dataset(cfg: SFTRunConfig, tasks: list[Task], tokenizer: Any) -> tuple[Any, BuildReport]:
@@ -76,11 +57,12 @@ def train_sft(cfg: SFTRunConfig, tasks: list[Task], resume: bool = False) -> dic
     """
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig as TRLSFTConfig
+    from trl import SFTTrainer
+
     out = Path(cfg.trainer.output_dir)
     refuse_stale_run(out, resume)
     out.mkdir(parents=True, exist_ok=True)
     (out / "toolgym_config.json").write_text(json.dumps(to_dict(cfg), indent=2))
-    decision = cfg.format.name == "decision"
     model, tok = load_policy(cfg.model.name_or_path, dtype=cfg.model.dtype, fmt=cfg.format,
                              allow_download=cfg.model.allow_download)
     dataset, report = build_dataset(cfg, tasks, tok)
@@ -90,16 +72,8 @@ def train_sft(cfg: SFTRunConfig, tasks: list[Task], resume: bool = False) -> dic
     )
 
     peft_config = None
-    trains_new_rows = False
     if cfg.model.lora is not None:
         peft_config = peft_lora_config(cfg.model.lora)
-        if decision:
-            # The decision tokens are new rows of the embedding: train those rows, and the LM head's where it
-            # is not tied to the embedding (peft ties them otherwise).
-            ids = tok.convert_tokens_to_ids(list(DECISION_TOKENS))
-            layers = ["embed_tokens"] if model.config.tie_word_embeddings else ["embed_tokens", "lm_head"]
-            peft_config.trainable_token_indices = dict.fromkeys(layers, ids)
-            trains_new_rows = True
     s = cfg.sft
     args = TRLSFTConfig(
         output_dir=str(out),
@@ -126,7 +100,7 @@ def train_sft(cfg: SFTRunConfig, tasks: list[Task], resume: bool = False) -> dic
     timer = StepTimer()
     logger = RunLogger(str(out), cfg.logging.report_to, cfg.logging.project, cfg.logging.run_name or "sft", to_dict(cfg),
                        step_metrics=lambda: timer.last)
-    trainer = (FullLogitsSFTTrainer if trains_new_rows else SFTTrainer)(
+    trainer = SFTTrainer(
         model=model, args=args, train_dataset=dataset, processing_class=tok, peft_config=peft_config, callbacks=[TimingCallback(timer), logger]
     )
     resume_from = get_last_checkpoint(str(out)) if resume else None

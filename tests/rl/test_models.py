@@ -1,4 +1,4 @@
-"""Policy loading without network: aliases, local checkpoints, clear errors, decision tokens, LoRA."""
+"""Policy loading without network: aliases, local checkpoints, clear errors, decision markers, LoRA."""
 
 import time
 
@@ -17,19 +17,20 @@ def test_tiny_random_is_deterministic_and_has_a_pad_token():
     assert tok.pad_token is not None and m1.config.num_hidden_layers == 2
 
 
-def test_decision_tokens_are_special_and_embeddings_resized():
+def test_decision_markers_are_plain_text_and_differ_in_one_token():
     model, tok = load_policy("tiny-random", fmt=FormatConfig(name="decision"))
-    ids = tok.convert_tokens_to_ids(["<|use_tool|>", "<|answer|>"])
-    assert len(set(ids)) == 2 and max(ids) < model.get_input_embeddings().num_embeddings
-    assert tok("<|use_tool|>[f(x=1)]", add_special_tokens=False)["input_ids"][0] == ids[0]
+    plain, plain_tok = load_policy("tiny-random")
+    assert len(tok) == len(plain_tok) and model.get_input_embeddings().num_embeddings == len(plain_tok)
+    use, answer = (tok("<|" + m, add_special_tokens=False)["input_ids"] for m in ("use_tool|>", "answer|>"))
+    assert use[:2] == answer[:2] and use[2] != answer[2]  # "<|" then the decision, an existing token
 
 
 def test_local_checkpoint_round_trip(tmp_path):
-    model, tok = load_policy("tiny-random", fmt=FormatConfig(name="decision"))
+    model, tok = load_policy("tiny-random")
     model.save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
     again, tok2 = load_policy(str(tmp_path))
-    x = torch.tensor([[1, 2, 3, 49152]])
+    x = torch.tensor([[1, 2, 3, len(tok) - 1]])
     assert torch.allclose(model(x).logits, again(x).logits)
     assert len(tok2) == len(tok)
 
