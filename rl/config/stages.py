@@ -49,6 +49,9 @@ class AlgorithmConfig:
     multi_objective_aggregation: Literal["sum_then_normalize", "normalize_then_sum"] = "sum_then_normalize"
     max_grad_norm: float = 1.0
     warmup_steps: int = 0
+    # The learner leaves out rows whose advantage is 0 (groups with no reward spread): the same gradient, less
+    # learner time. Exact only where such a row adds nothing to the loss: loss_type dapo, beta 0.
+    skip_flat_groups: bool = False
 
     def __post_init__(self) -> None:
         if self.name == "grpo" and self.num_generations < 2:
@@ -57,13 +60,17 @@ class AlgorithmConfig:
             raise ValueError("num_generations: must be at least 1")
         if self.beta < 0:
             raise ValueError("beta: must be >= 0")
+        if self.skip_flat_groups and (self.loss_type != "dapo" or self.beta != 0):
+            raise ValueError("skip_flat_groups: exact only with loss_type dapo and beta 0 (other losses weigh "
+                             "a micro-batch by its own rows, and the KL term is not 0 on flat rows)")
         if self.name == "ppo":
             for key, default in GRPO_ONLY.items():
                 if getattr(self, key) != default:
                     raise ValueError(f"{key}: read by GRPO only (algorithm.name is ppo)")
 
 
-GRPO_ONLY = {"loss_type": "dapo", "scale_rewards": "group", "multi_objective_aggregation": "sum_then_normalize"}
+GRPO_ONLY = {"loss_type": "dapo", "scale_rewards": "group", "multi_objective_aggregation": "sum_then_normalize",
+             "skip_flat_groups": False}
 
 
 @dataclass

@@ -13,6 +13,11 @@ normalises by each micro-batch's own token count, so there the grouping sets the
 split does. TRL's shuffle only matters when one generation feeds several optimizer steps (num_iterations > 1
 or steps_per_generation > accumulation steps), which `rl.train.grpo.grpo_args` never configures;
 `ToolGRPOTrainer._prepare_inputs` refuses those settings.
+
+With `algorithm.skip_flat_groups`, rows whose advantage is exactly 0 (a group whose samples all earned the same
+reward) are left out before the split. Under `dapo` with `beta: 0` such a row adds exactly nothing to the loss: its
+clipped surrogate is 0 * ratio, and the normaliser is the step's token count, carried over unchanged. So the
+gradient stays TRL's (tests/rl/train/test_batching.py) and the learner skips the forward and backward of those rows.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from trl.trainer.utils import split_tensor_dict
 
 PROMPT_KEYS = ("prompt_ids", "prompt_mask")  # left-padded; every other [B, T] tensor is completion-aligned
 
@@ -57,8 +61,24 @@ def trim_padding(batch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def real_lengths(batch: dict[str, Any]) -> torch.Tensor:
+    return batch["prompt_mask"].sum(1) + batch["completion_mask"].sum(1)  # [B]
+
+
 def length_grouped_microbatches(batch: dict[str, Any], n: int) -> list[dict[str, Any]]:
-    """Splits a generation batch into `n` equal micro-batches of similar length, each without pad columns."""
-    lengths = batch["prompt_mask"].sum(1) + batch["completion_mask"].sum(1)  # [B]
-    order = torch.argsort(lengths, descending=True, stable=True)
-    return [trim_padding(mb) for mb in split_tensor_dict(sort_rows(batch, order), n)]
+    """Splits a generation batch into `n` micro-batches of similar length (sizes differ by at most one row), each
+    without pad columns."""
+    order = torch.argsort(real_lengths(batch), descending=True, stable=True)  # [B]
+    return [trim_padding(sort_rows(batch, rows)) for rows in order.tensor_split(n)]
+
+
+def informative_rows(batch: dict[str, Any], min_rows: int) -> tuple[dict[str, Any], int]:
+    """The rows whose advantage is not zero, and how many were left out. At least `min_rows` stay (each
+    micro-batch needs one): the shortest zero-advantage rows fill up, at no cost to the gradient."""
+    advantages = batch["advantages"]  # [B] (or [B, T] with token-level advantages)
+    flat = (advantages == 0).reshape(len(advantages), -1).all(dim=1)  # [B]
+    keep = ~flat
+    short_first = torch.argsort(real_lengths(batch), stable=True)
+    for i in short_first[flat[short_first]].tolist()[: max(min_rows - int(keep.sum()), 0)]:
+        keep[i] = True
+    return sort_rows(batch, keep.nonzero().flatten()), int((~keep).sum())

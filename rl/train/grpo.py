@@ -7,7 +7,8 @@ One optimizer step:
     2. The pool plays the episodes on the workers, seeded by (step, task id, sample index), and scores them.
     3. TRL turns the reward components (one TRL reward function each, weighted from config) into group-
        normalised advantages, and computes the loss on policy tokens only (env_mask), over length-grouped
-       micro-batches without pad columns (`ToolGRPOTrainer`, rl/train/batching.py).
+       micro-batches without pad columns (`ToolGRPOTrainer`, rl/train/batching.py); with
+       `algorithm.skip_flat_groups`, without the rows whose advantage is 0.
     4. After the optimizer step, the bridge sends the new LoRA (or full) weights to every worker, tagged with
        the new step: rollouts of step s always come from weights of version s (on-policy).
 """
@@ -20,7 +21,7 @@ from trl import GRPOTrainer
 
 from envs.types import Task
 from rl.config import RLRunConfig
-from rl.train.batching import length_grouped_microbatches
+from rl.train.batching import informative_rows, length_grouped_microbatches
 from rl.train.bridge import RolloutBridge
 
 # ---------------------------------------------------------------------------------------------------
@@ -29,7 +30,17 @@ from rl.train.bridge import RolloutBridge
 
 
 class ToolGRPOTrainer(GRPOTrainer):
-    """GRPOTrainer whose training micro-batches are length-grouped and unpadded (see rl/train/batching.py)."""
+    """GRPOTrainer whose training micro-batches are length-grouped and unpadded (see rl/train/batching.py).
+
+    Args:
+        skip_flat_groups: Leave rows with zero advantage out of the learner's forward and backward (exact only
+            under `dapo` with `beta: 0`, which `AlgorithmConfig` enforces).
+        **kwargs: GRPOTrainer's.
+    """
+
+    def __init__(self, *args: Any, skip_flat_groups: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.skip_flat_groups = skip_flat_groups
 
     def _prepare_inputs(self, generation_batch: dict[str, Any]) -> dict[str, Any]:
         if not self.model.training:
@@ -39,6 +50,10 @@ class ToolGRPOTrainer(GRPOTrainer):
             raise ValueError("ToolGRPOTrainer needs one generation per optimizer step (num_iterations=1, steps_per_generation=gradient_accumulation_steps)")
         if self._step % n == 0 or self._buffered_inputs is None:  # None after resuming from a checkpoint
             scored = self._generate_and_score_completions(generation_batch)
+            if self.skip_flat_groups:
+                rows = len(scored["advantages"])
+                scored, skipped = informative_rows(scored, n)
+                self._metrics["train"]["zero_advantage_rows_skipped_frac"].append(skipped / rows)
             self._buffered_inputs = length_grouped_microbatches(scored, n)
         return self._buffered_inputs[self._step % n]
 
@@ -92,6 +107,7 @@ def build_learner(cfg: RLRunConfig, pool: Any, tasks: list[Task], world: int, ds
         train_dataset=Dataset.from_list([{"prompt": t.id} for t in tasks]),
         peft_config=peft_lora_config(cfg.model.lora, model) if cfg.model.lora else None,
         rollout_func=bridge.rollout_func,
+        skip_flat_groups=cfg.algorithm.skip_flat_groups,
     )
     for callback in bridge.callbacks(trainer):
         trainer.add_callback(callback)

@@ -83,6 +83,8 @@ def test_typo_in_override_names_the_override():
         ("rollout:\n  num_workers: two\n", r":2: rollout.num_workers: expected an integer"),
         ("format:\n  name: xml\n", r":2: format.name: 'xml' is not one of"),
         ("algorithm:\n  num_generations: 1\n", r":2: algorithm.num_generations: GRPO needs at least 2"),
+        ("algorithm:\n  loss_type: grpo\n  skip_flat_groups: true\n", r"algorithm.skip_flat_groups: exact only with"),
+        ("algorithm:\n  beta: 0.1\n  skip_flat_groups: true\n", r"algorithm.skip_flat_groups: exact only with"),
         ("rewards:\n  components: {ast: 1.0, vibes: 2.0}\n", r":2: rewards.components: unknown component 'vibes'"),
         ("trainer:\n  bf16: yes please\n", r":2: trainer.bf16: expected true or false"),
         ("model: [1, 2]\n", r":1: model: expected a mapping"),

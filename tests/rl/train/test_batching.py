@@ -4,7 +4,7 @@ import random
 
 import torch
 
-from rl.train.batching import length_grouped_microbatches, trim_padding
+from rl.train.batching import informative_rows, length_grouped_microbatches, trim_padding
 
 ROWS = 8  # 4 prompts x 2 generations
 
@@ -56,8 +56,20 @@ def test_microbatches_group_by_length_and_keep_every_row():
     assert grouped < 0.6 * padded
 
 
+def test_informative_rows_leave_out_zero_advantages_and_keep_one_row_per_microbatch():
+    b = _batch([5, 9, 3, 7], [4, 2, 6, 1])
+    b["advantages"] = torch.tensor([0.0, 0.5, 0.0, 0.0])
+    kept, skipped = informative_rows(b, 1)
+    assert kept["advantages"].tolist() == [0.5] and skipped == 3
+    assert kept["num_items_in_batch"] is b["num_items_in_batch"]  # the dapo normaliser spans the whole step
+    kept, skipped = informative_rows(b, 3)  # the two shortest flat rows (8 and 9 real tokens) fill up
+    assert kept["prompt_ids"][:, -1].tolist() == [5, 9, 7] and skipped == 1
+    assert [len(mb["advantages"]) for mb in length_grouped_microbatches(kept, 2)] == [2, 1]
+
+
 def test_microbatch_gradient_equals_padded_full_batch_gradient(tmp_path):
-    """TRL's loss on the padded batch and the sum over our unpadded micro-batches give the same gradient."""
+    """TRL's loss on the padded batch and the sum over our unpadded micro-batches give the same gradient, with or
+    without the rows of flat groups."""
     from datasets import Dataset
     from trl import GRPOConfig
     from trl.trainer.utils import split_tensor_dict
@@ -79,7 +91,7 @@ def test_microbatch_gradient_equals_padded_full_batch_gradient(tmp_path):
             "completion_ids": completions,
             "logprobs": [[0.0] * len(c) for c in completions],
             "env_mask": [[1] * len(c) for c in completions],
-            "reward_ast": [float(i % 3) for i in range(ROWS)],
+            "reward_ast": [0.0, 1.0, 2.0, 2.0, 1.0, 0.0, 1.0, 1.0],  # groups of 2: the second and fourth are flat
         }
 
     args = GRPOConfig(
@@ -105,6 +117,10 @@ def test_microbatch_gradient_equals_padded_full_batch_gradient(tmp_path):
     ours = grad_of(length_grouped_microbatches(batch, 4))
     assert reference.abs().sum() > 0
     torch.testing.assert_close(ours, reference, rtol=1e-6, atol=1e-7)  # grads reach 5e-2
+    kept, skipped = informative_rows(batch, 3)
+    assert skipped == 4
+    for n in (3, 4):  # micro-batches of unequal sizes too
+        torch.testing.assert_close(grad_of(length_grouped_microbatches(kept, n)), reference, rtol=1e-6, atol=1e-7)
 
     trainer._step, trainer._buffered_inputs = 0, None
     first = trainer._prepare_inputs([{"prompt": f"t{i // 2}"} for i in range(ROWS)])

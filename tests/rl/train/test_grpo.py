@@ -52,6 +52,8 @@ def test_smoke_trains_two_steps_on_policy_with_every_reward_logged(smoke_run, sf
         assert all(f"rewards/{comp}/mean" in r for r in rows), comp
     assert all(r["timing/rollout_s"] > 0 and r["timing/train_s"] > 0 and "timing/sync_s" in r for r in rows)
     assert any(r["reward_std"] > 0 for r in rows)  # samples differed: there was something to learn from
+    # Groups of 2: a row has zero advantage only in a flat group, and one row per micro-batch stays.
+    assert all(r["zero_advantage_rows_skipped_frac"] <= r["frac_reward_zero_std"] for r in rows)
     # Evaluated after each step on the workers; the best step's checkpoint is named and kept.
     assert all({"eval/toolgym/reward", "eval/toolgym/ast_valid", "eval/toolgym/exec_valid"} <= set(r) for r in rows)
     best = max(rows, key=lambda r: r["eval/toolgym/reward"])  # the first of equals, as HF keeps it
