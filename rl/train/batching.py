@@ -61,14 +61,14 @@ def trim_padding(batch: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def real_lengths(batch: dict[str, Any]) -> torch.Tensor:
+def _real_lengths(batch: dict[str, Any]) -> torch.Tensor:
     return batch["prompt_mask"].sum(1) + batch["completion_mask"].sum(1)  # [B]
 
 
 def length_grouped_microbatches(batch: dict[str, Any], n: int) -> list[dict[str, Any]]:
     """Splits a generation batch into `n` micro-batches of similar length (sizes differ by at most one row), each
     without pad columns."""
-    order = torch.argsort(real_lengths(batch), descending=True, stable=True)  # [B]
+    order = torch.argsort(_real_lengths(batch), descending=True, stable=True)  # [B]
     return [trim_padding(sort_rows(batch, rows)) for rows in order.tensor_split(n)]
 
 
@@ -78,7 +78,7 @@ def informative_rows(batch: dict[str, Any], min_rows: int) -> tuple[dict[str, An
     advantages = batch["advantages"]  # [B] (or [B, T] with token-level advantages)
     flat = (advantages == 0).reshape(len(advantages), -1).all(dim=1)  # [B]
     keep = ~flat
-    short_first = torch.argsort(real_lengths(batch), stable=True)
+    short_first = torch.argsort(_real_lengths(batch), stable=True)
     for i in short_first[flat[short_first]].tolist()[: max(min_rows - int(keep.sum()), 0)]:
         keep[i] = True
     return sort_rows(batch, keep.nonzero().flatten()), int((~keep).sum())
