@@ -18,7 +18,7 @@ The manifest:
      "base": "smollm2-135m",            the spec the stage started from (an adapter is applied to it; a spec
                                         is itself an alias, a checkpoint or a hub id, so checkpoints chain)
      "tool_format": {"name": "pythonic", "placement": "system", "tool_style": "compact", ...},
-     "added_tokens": ["<|use_tool|>", ...],
+     "added_tokens": ["<|eot_id|>", ...],  tokens added to the base tokenizer (a chat template's)
      "config": {...}}                   the stage's whole config, for model cards and reruns
 
 `load_policy` also takes the packaged aliases, plain HF model directories and hub ids (rl/models.py), so a
