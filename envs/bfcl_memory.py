@@ -63,7 +63,7 @@ def load(root: Path, category: str, limit: int | None = None) -> list[Task]:
     """
     if category not in MEMORY_BACKENDS:
         raise ValueError(f"unknown BFCL memory category {category!r}; runnable here: {', '.join(MEMORY_CATEGORIES)}")
-    rows = read_jsonl(root / "BFCL_v4_memory.json")[:limit]
+    rows = read_jsonl(root / "BFCL_v4_memory.json", limit)
     answers = {a["id"]: a["ground_truth"] for a in read_jsonl(root / "possible_answer" / "BFCL_v4_memory.json")}
     tools = read_jsonl(root / "multi_turn_func_doc" / FUNC_DOC_FILES[MEMORY_BACKENDS[category]])
     tasks = []

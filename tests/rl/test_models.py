@@ -19,7 +19,7 @@ def test_tiny_random_is_deterministic_and_has_a_pad_token():
 
 def test_decision_markers_are_plain_text_and_differ_in_one_token():
     model, tok = load_policy("tiny-random", fmt=FormatConfig(name="decision"))
-    plain, plain_tok = load_policy("tiny-random")
+    _, plain_tok = load_policy("tiny-random")
     assert len(tok) == len(plain_tok) and model.get_input_embeddings().num_embeddings == len(plain_tok)
     use, answer = (tok("<|" + m, add_special_tokens=False)["input_ids"] for m in ("use_tool|>", "answer|>"))
     assert use[:2] == answer[:2] and use[2] != answer[2]  # "<|" then the decision, an existing token
