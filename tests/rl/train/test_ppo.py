@@ -106,6 +106,25 @@ def test_policy_and_value_gradients_reach_policy_tokens_only():
     assert logps.grad[mask.bool()].abs().sum() > 0 and values.grad[mask.bool()].abs().sum() > 0
 
 
+def test_value_clip_holds_the_value_within_its_range_and_a_wide_one_leaves_the_loss_unclipped():
+    mask = torch.ones(1, 3)
+    zeros = torch.zeros(1, 3)
+    values = torch.tensor([[0.1, 0.5, 1.0]], requires_grad=True)  # moved 0.1, 0.5, 1.0 from old values of 0
+    returns = torch.full((1, 3), 2.0)
+    common = dict(logps=zeros, old_logps=zeros, advantages=zeros, old_values=zeros, returns=returns, mask=mask, clip=0.2)
+    clipped = ppo_losses(values=values, value_clip=0.2, **common)
+    clipped["value"].backward()
+    # Past the clip, the clipped term (0.5 * (0.2 - 2)^2) is the larger: no gradient pulls the value on to the return.
+    assert values.grad[0].tolist() == pytest.approx([-1.9, 0.0, 0.0])
+    assert float(clipped["value_clipped"]) == 2
+    values.grad = None
+    wide = ppo_losses(values=values, value_clip=100.0, **common)  # the demo's: wider than any return here
+    wide["value"].backward()
+    assert float(wide["value"]) == pytest.approx(0.5 * (1.9**2 + 1.5**2 + 1.0**2))
+    assert values.grad[0].tolist() == pytest.approx([-1.9, -1.5, -1.0])
+    assert float(wide["value_clipped"]) == 0
+
+
 # ---------------------------------------------------------------------------------------------------
 # End to end on a local Ray (the SFT smoke model comes from conftest.py)
 # ---------------------------------------------------------------------------------------------------
