@@ -120,7 +120,7 @@ def test_value_clip_holds_the_value_within_its_range_and_a_wide_one_leaves_the_l
     values.grad = None
     wide = ppo_losses(values=values, value_clip=100.0, **common)  # the demo's: wider than any return here
     wide["value"].backward()
-    assert float(wide["value"]) == pytest.approx(0.5 * (1.9**2 + 1.5**2 + 1.0**2))
+    assert wide["value"].item() == pytest.approx(0.5 * (1.9**2 + 1.5**2 + 1.0**2))
     assert values.grad[0].tolist() == pytest.approx([-1.9, -1.5, -1.0])
     assert float(wide["value_clipped"]) == 0
 
