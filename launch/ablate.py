@@ -53,6 +53,10 @@ ROWS: dict[str, tuple[str, list[str]]] = {
     "cot": ("a one-line rationale before the calls", ["sft.reasoning=true", *_budget()]),
     "abstain_data": ("irrelevance and missing-value tasks in the data (toolgym's own abstention replies)",
                      [f"data.categories=[{', '.join(CALLING + ABSTAIN)}]", *_budget()]),
+    # The two rows that raised abstaining without losing BFCL non-live AST (tools_role: toolgym strict AST +3.5;
+    # abstain_data: BFCL irrelevance +7.5); the Decision Token never called and the IF and CoT rows lost both.
+    "best": ("the best combination: tools role + abstention data",
+             ["format.placement=tools_role", f"data.categories=[{', '.join(CALLING + ABSTAIN)}]", *_budget()]),
 }
 
 BFCL_LIMITS = {  # tasks per category: at least 100 where the data has them
