@@ -337,30 +337,41 @@ def test_smollm2_episodes_with_reuse_equal_full_prefill():
     _episodes_with_and_without_reuse(model, tok, ["rollout.max_new_tokens=10"], 4, [None, None, 5, 6], 1e-4)
 
 
-def test_set_weights_swaps_lora_adapters_on_merged_weights_and_drops_stale_caches():
-    """The worker's only weight call: a new adapter replaces the old one (unmerged first), as the learner has it."""
+@pytest.mark.parametrize("use_dora", [False, True], ids=["plain_lora_swapped_in_place", "dora_via_peft_merge"])
+def test_set_weights_swaps_lora_adapters_on_merged_weights_and_drops_stale_caches(use_dora):
+    """The worker's only weight call: a new adapter replaces the old one, as the learner has it. Plain LoRA
+    swaps the merged delta in place; DoRA goes through PEFT's unmerge and merge."""
     import copy
 
-    from peft import get_peft_model_state_dict, set_peft_model_state_dict
+    from peft import LoraConfig, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
-    from rl.config import LoraConfig
     from rl.rollout.engine import Engine
 
-    model, tok = load_policy("tiny-random", lora=LoraConfig(r=4, alpha=8))
+    base, tok = load_policy("tiny-random")
+    model = get_peft_model(copy.deepcopy(base), LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                                           use_dora=use_dora))
     learner = copy.deepcopy(model)  # the learner's copy: its adapter stays unmerged
     engine = HFEngine(model, tok.pad_token_id, [])
     assert isinstance(engine, Engine)
+    assert (engine._plain_lora is None) == use_dora
     ctx = _contexts()[1]
     engine.generate([ctx], max_new_tokens=[3], generators=[None], cache_keys=["a"])
     assert engine.cached_tokens > 0
-    for version in (1, 2):
+    for version in (1, 2, 3):
         state = {k: torch.randn_like(v) * 0.3 for k, v in get_peft_model_state_dict(learner).items()}
         set_peft_model_state_dict(learner, state)
         engine.set_weights(state, version)
         assert engine.cached_tokens == 0 and engine.weights_version == version
+        merged = copy.deepcopy(learner).merge_and_unload()  # the new adapter merged once into the base
+        got = model.get_base_model().state_dict()
+        adapted = [name for name in merged.state_dict() if name not in got]
+        assert adapted  # merged weights live in the adapted layers' base_layer
+        gap = max((got[n.replace(".weight", ".base_layer.weight")] - merged.state_dict()[n]).abs().max().item()
+                  for n in adapted)
+        assert gap < 1e-5  # no earlier adapter's delta left in
         (out,) = engine.generate([ctx], max_new_tokens=[6], generators=[None])
-        want, _ = _reference(learner.eval(), ctx, 6)
-        assert out.ids == want  # version 2 would differ if version 1's adapter had stayed merged in
+        want, _ = _reference(merged.eval(), ctx, 6)
+        assert out.ids == want
 
 
 def test_a_budget_below_one_token_is_refused(policy):
