@@ -20,9 +20,15 @@ of wall time* (environment tokens are not counted; the wall time includes everyt
    Per-episode RNG makes both play exactly the same tokens (checked: `same_episodes`). Goal: >= 3x.
    `kv_reuse`: the same lockstep batch with per-episode KV reuse across rounds on and off (alternated:
    on, off, on), with the prefill tokens each way.
-3. `weight_sync`: round trip of `pool.sync_weights.remote([ray.put(lora_state_dict)], version)` to the
-   2-worker pool of (1), after its throughput runs (put, send, unmerge + load + merge on each worker),
-   median of several. Goal: <= 0.5 s.
+3. `demo_shaped_pool`: the 2-worker pool of (1) (one thread each) on the demo's rollout shapes: 32 episodes of
+   the demo's single-round categories, sampled at its temperature (0.7) with per-episode seeds, max_new_tokens=64.
+   `flop_bound_tok_s` divides the fp32 matmul peak of this machine (a 1024^3 matmul probe on 2 threads, in the
+   same run) by the flops of one token (2 x parameters): the rate if every flop went to generated tokens.
+   The prompt tokens cost the same flops each, so `flop_bound_with_prefill_tok_s` charges each generated
+   token its share of the prefill as well.
+4. `weight_sync`: round trip of `pool.sync_weights.remote([ray.put(lora_state_dict)], version)` to the
+   2-worker pool of (1), after its throughput runs (put, send, then on each worker: load the adapter and swap
+   the merged delta, `HFEngine.set_weights`), median of several. Goal: <= 0.5 s.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ import torch
 
 PROMPT_CATEGORIES = ["simple", "multiple", "parallel"]  # single user turn: with max_turns=1, one round
 EPISODE_CATEGORIES = ["multi_step", "multi_turn"]
+DEMO_CATEGORIES = ["simple", "multiple", "parallel", "parallel_multiple", "irrelevance", "missing_param"]
+DEMO_TEMPERATURE = 0.7  # configs/demo.yaml's rollout.temperature
 
 
 def _cfg(model_name: str, *overrides: str) -> Any:
@@ -86,15 +94,16 @@ def _baseline_generate(
 def bench_pool(
     model_name: str = "smollm2-135m",
     batch: int = 8,
-    max_new_tokens: int = 32,
+    max_new_tokens: int = 64,
     repeats: int = 3,
     sync_repeats: int = 7,
     total_threads: int = 2,
     worker_counts: tuple[int, ...] = (1, 2),
+    demo_batch: int = 32,
 ) -> dict[str, Any]:
     """Tokens/s of the RolloutPool with each of `worker_counts` workers against plain `generate` on the same
-    batch, then the weight-sync latency of the 2-worker pool (see module doc; `worker_counts` must hold 2).
-    Needs `ray.init` first."""
+    batch, then the 2-worker pool's weight-sync latency and its rate on `demo_batch` demo-shaped episodes (see
+    module doc; `worker_counts` must hold 2). Needs `ray.init` first."""
     import ray
 
     import envs.tasks
@@ -102,7 +111,9 @@ def bench_pool(
     from rl.rollout.chat import ChatRenderer
     from rl.rollout.pool import RolloutPool, RolloutSetup
 
-    base = ["rollout.max_turns=1", f"rollout.max_new_tokens={max_new_tokens}"]
+    # Seeded requests sample at the demo's temperature; the unseeded ones compared with `generate` are greedy.
+    base = ["rollout.max_turns=1", f"rollout.max_new_tokens={max_new_tokens}",
+            f"rollout.temperature={DEMO_TEMPERATURE}"]
     cfg = _cfg(model_name, *base)
     model, tok = load_policy(model_name)
     renderer = ChatRenderer.for_format(tok, cfg.format)
@@ -164,6 +175,7 @@ def bench_pool(
             if workers == 2:
                 sync = _weight_sync(pool, lora_state, workers, repeats=sync_repeats, first_version=2)
                 sync["lora_r"] = pool_cfg.model.lora.r
+                demo = _demo_shaped(pool, model, demo_batch, repeats=2 if repeats > 1 else 1, threads=total_threads)
             ray.kill(pool)  # its workers share its fate
     finally:
         torch.set_num_threads(threads)
@@ -173,7 +185,7 @@ def bench_pool(
         "torch_threads": total_threads,
     }
     out["unit"] = "policy tokens generated per second of wall time"
-    return {"pool_throughput": out, "weight_sync": sync}
+    return {"pool_throughput": out, "weight_sync": sync, "demo_shaped_pool": demo}
 
 
 def _fresh_lora_state(model_name: str, cfg: Any) -> dict[str, torch.Tensor]:
@@ -279,7 +291,7 @@ def bench_lockstep(
 def _weight_sync(
     pool: Any, state: dict[str, torch.Tensor], workers: int, repeats: int, first_version: int
 ) -> dict[str, Any]:
-    """Round trips of `sync_weights` (put, send, unmerge + load + merge on every worker); see module doc."""
+    """Round trips of `sync_weights` (put, send, load and swap the merged delta on every worker); see module doc."""
     import ray
 
     round_trips, pool_side = [], []
@@ -301,8 +313,65 @@ def _weight_sync(
     }
 
 
+# ---- 4. the pool at the demo's shapes against the machine's flop bound --------------------------------------
+
+
+def matmul_peak_gflops(threads: int = 2, n: int = 1024, repeats: int = 7) -> float:
+    """fp32 GFLOP/s of an n x n x n matmul on `threads` threads (median of `repeats`, after a warm-up)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            a @ b
+            times.append(time.perf_counter() - t)
+    finally:
+        torch.set_num_threads(saved)
+    return 2 * n**3 / _median(times) / 1e9
+
+
+def _demo_shaped(pool: Any, model: torch.nn.Module, batch: int, repeats: int, threads: int) -> dict[str, Any]:
+    """Tokens/s of the 2-worker pool on the demo's rollout shapes, against the flop bound (see module doc)."""
+    import ray
+
+    import envs.tasks
+    from rl.rollout.episodes import episode_seed
+
+    tasks = envs.tasks.generate(batch, "train", seed=0, categories=DEMO_CATEGORIES)
+    requests = [{"task": t, "seed": episode_seed(0, t.id, 0), "sample_index": 0} for t in tasks]
+    rates, prompt_tokens, generated = [], 0, 0
+    for _ in range(repeats):
+        t = time.perf_counter()
+        trajs, stats = ray.get(pool.rollout.remote(requests))
+        rates.append(stats["policy_tokens"] / (time.perf_counter() - t))
+        generated = stats["policy_tokens"]
+        prompt_tokens = sum(len(tr.prompt_ids) for tr in trajs)  # one round: the whole context
+    flops_per_token = 2 * sum(p.numel() for p in model.parameters())  # one forward: a multiply-add per weight
+    peak = matmul_peak_gflops(threads)
+    bound = peak * 1e9 / flops_per_token
+    bound_with_prefill = bound * generated / (generated + prompt_tokens)
+    pool_rate = _median(rates)
+    return {
+        "episodes": batch,
+        "categories": DEMO_CATEGORIES,
+        "temperature": DEMO_TEMPERATURE,
+        "prompt_tokens": prompt_tokens,
+        "generated_tokens": generated,
+        "matmul_peak_gflops": peak,
+        "flop_bound_tok_s": bound,
+        "flop_bound_with_prefill_tok_s": bound_with_prefill,
+        "pool_tok_s": pool_rate,
+        "pool_tok_s_runs": rates,
+        "pool_vs_flop_bound": pool_rate / bound,
+        "pool_vs_flop_bound_with_prefill": pool_rate / bound_with_prefill,
+    }
+
+
 def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]:
-    """All three benchmarks; `quick` shrinks the sizes (for tests on tiny-random)."""
+    """All four benchmarks; `quick` shrinks the sizes (for tests on tiny-random)."""
     import ray
 
     from rl.ray_utils import start_local_ray
@@ -319,13 +388,20 @@ def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]
     try:
         if quick:
             # The 2-worker pool only: it shards, syncs and must decode what plain generate decodes.
-            pool = bench_pool(model_name, batch=2, max_new_tokens=4, repeats=1, sync_repeats=2, worker_counts=(2,))
+            pool = bench_pool(model_name, batch=2, max_new_tokens=4, repeats=1, sync_repeats=2, worker_counts=(2,),
+                              demo_batch=4)
         else:
             pool = bench_pool(model_name)
     finally:
         if started_ray:
             ray.shutdown()
     return {
+        # The acceptance figures of the throughput goals, each measured in this run (details below).
+        "flop_bound_tok_s": pool["demo_shaped_pool"]["flop_bound_tok_s"],
+        "pool_tok_s": pool["demo_shaped_pool"]["pool_tok_s"],
+        "pool_vs_flop_bound": pool["demo_shaped_pool"]["pool_vs_flop_bound"],
+        "lockstep_vs_sequential": lock["ratio"],
+        "lora_sync_s": pool["weight_sync"]["round_trip_s"],
         "model": model_name,
         "machine": {
             "cpus": os.cpu_count(),

@@ -56,3 +56,8 @@ def test_rollout_bench_decodes_the_same_tokens_every_way():
     assert lock["same_episodes"] and lock["kv_reuse"]["same_episodes"]
     assert lock["kv_reuse"]["prefill_tokens_reused_on"] > 0
     assert out["weight_sync"]["workers_at_latest_version"]
+    demo = out["demo_shaped_pool"]
+    assert demo["generated_tokens"] > 0 and demo["prompt_tokens"] > demo["generated_tokens"]
+    assert 0 < demo["flop_bound_with_prefill_tok_s"] < demo["flop_bound_tok_s"] == out["flop_bound_tok_s"]
+    assert out["pool_vs_flop_bound"] == pytest.approx(out["pool_tok_s"] / out["flop_bound_tok_s"])
+    assert out["lockstep_vs_sequential"] == lock["ratio"] and out["lora_sync_s"] > 0
