@@ -127,15 +127,15 @@ def test_ray_job_submit_trains_multi_turn_on_the_qwen3_template(ray_head, tmp_pa
 
 def test_kill_mid_run_then_resume_loses_and_repeats_no_step_on_the_llama3_1_template(ray_head, tmp_path):
     out = tmp_path / "resume"
-    args = ["launch/grpo.py", *_template_run("llama3_1", out), "trainer.max_steps=4", "trainer.save_steps=1"]
-    run_until(args, out / "checkpoint-2" / "trainer_state.json")  # on a local Ray of its own, killed with it
+    args = ["launch/grpo.py", *_template_run("llama3_1", out), "trainer.max_steps=3", "trainer.save_steps=1"]
+    run_until(args, out / "checkpoint-1" / "trainer_state.json")  # on a local Ray of its own, killed with it
     logged_before = [r["step"] for r in metrics(out)]
-    assert logged_before and max(logged_before) < 4
+    assert logged_before and max(logged_before) < 3
     result = summary(run([*args, "--resume"], env=ray_head.joined(ENV)).stdout)
-    assert result["steps"] == 4 and result["worker_versions"] == [4, 4]
-    _assert_trained_on_template(out, "llama3_1", steps=4)
-    state = json.loads((out / "checkpoint-4" / "trainer_state.json").read_text())
-    assert state["global_step"] == 4
+    assert result["steps"] == 3 and result["worker_versions"] == [3, 3]
+    _assert_trained_on_template(out, "llama3_1", steps=3)
+    state = json.loads((out / "checkpoint-3" / "trainer_state.json").read_text())
+    assert state["global_step"] == 3
     ids = {p.name.rsplit("-", 1)[-1] for p in (out / "wandb").glob("offline-run-*")}
     assert len(ids) == 1  # the resumed run continued the same W&B run id
 
