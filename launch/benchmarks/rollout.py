@@ -20,15 +20,15 @@ of wall time* (environment tokens are not counted; the wall time includes everyt
    Per-episode RNG makes both play exactly the same tokens (checked: `same_episodes`). Goal: >= 3x.
    `kv_reuse`: the same lockstep batch with per-episode KV reuse across rounds on and off (alternated:
    on, off, on), with the prefill tokens each way.
-3. `demo_shaped_pool`: the 2-worker pool of (1) (one thread each) on the demo's rollout shapes: 32 episodes of
+3. `weight_sync`: round trip of `pool.sync_weights.remote([ray.put(lora_state_dict)], version)` to the
+   2-worker pool of (1), after its throughput runs (put, send, then on each worker: load the adapter and swap
+   the merged delta, `HFEngine.set_weights`), median of several. Goal: <= 0.5 s.
+4. `demo_shaped_pool`: the 2-worker pool of (1) (one thread each) on the demo's rollout shapes: 32 episodes of
    the demo's single-round categories, sampled at its temperature (0.7) with per-episode seeds, max_new_tokens=64.
    `flop_bound_tok_s` divides the fp32 matmul peak of this machine (a 1024^3 matmul probe on 2 threads, in the
    same run) by the flops of one token (2 x parameters): the rate if every flop went to generated tokens.
    The prompt tokens cost the same flops each, so `flop_bound_with_prefill_tok_s` charges each generated
    token its share of the prefill as well.
-4. `weight_sync`: round trip of `pool.sync_weights.remote([ray.put(lora_state_dict)], version)` to the
-   2-worker pool of (1), after its throughput runs (put, send, then on each worker: load the adapter and swap
-   the merged delta, `HFEngine.set_weights`), median of several. Goal: <= 0.5 s.
 """
 
 from __future__ import annotations
