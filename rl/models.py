@@ -87,6 +87,13 @@ def add_special_tokens(model: PreTrainedModel, tokenizer: Any, tokens: Any) -> i
     """
     missing = [t for t in dict.fromkeys(tokens) if t not in tokenizer.get_vocab()]
     if missing:
+        # LoRA leaves new embedding rows (tied to the LM head in small models) at their initial values, and a
+        # short full fine-tune barely moves them: measured in launch/benchmarks/tool_loop.py, SmolLM2 under the
+        # Qwen3 template never opened a `<tool_call>` after either.
+        log.warning("the tokenizer lacks %s: added as new embedding rows, which LoRA does not train and a short "
+                    "full fine-tune (model.lora: null) barely moves; the policy may never emit them. Prefer a "
+                    "model whose tokenizer has them, or a format that spells calls in text (json, pythonic)",
+                    ", ".join(missing))
         tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(len(tokenizer))

@@ -29,6 +29,9 @@ of wall time* (environment tokens are not counted; the wall time includes everyt
    same run) by the flops of one token (2 x parameters): the rate if every flop went to generated tokens.
    The prompt tokens cost the same flops each, so `flop_bound_with_prefill_tok_s` charges each generated
    token its share of the prefill as well.
+5. `tool_loop`: multi-turn tool episodes per second of `EpisodeRunner.run` against TRL's own tool loop
+   (`GRPOTrainer` with `environment_factory`), on a native-format fine-tune of SmolLM2; launch/benchmarks/tool_loop.py
+   says exactly what TRL is given. Goal: `vs_trl_tool_loop` >= 1.5.
 """
 
 from __future__ import annotations
@@ -371,9 +374,11 @@ def _demo_shaped(pool: Any, model: torch.nn.Module, batch: int, repeats: int, th
 
 
 def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]:
-    """All four benchmarks; `quick` shrinks the sizes (for tests on tiny-random)."""
+    """All five benchmarks; `quick` shrinks the sizes (for tests on tiny-random: the tool loop then runs the
+    untrained model, which never calls)."""
     import ray
 
+    from launch.benchmarks import tool_loop
     from rl.ray_utils import start_local_ray
 
     t0 = time.perf_counter()
@@ -395,6 +400,10 @@ def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]
     finally:
         if started_ray:
             ray.shutdown()
+    if quick:
+        loop = tool_loop.run(model_name, episodes=2, rounds=1, threads=1)
+    else:
+        loop = tool_loop.run()
     return {
         # The acceptance figures of the throughput goals, each measured in this run (details below).
         "flop_bound_tok_s": pool["demo_shaped_pool"]["flop_bound_tok_s"],
@@ -402,6 +411,8 @@ def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]
         "pool_vs_flop_bound": pool["demo_shaped_pool"]["pool_vs_flop_bound"],
         "lockstep_vs_sequential": lock["ratio"],
         "lora_sync_s": pool["weight_sync"]["round_trip_s"],
+        "vs_trl_tool_loop": loop["vs_trl_tool_loop"],
+        "tool_loops_entered": loop["tool_loops_entered"],  # False: no side called a tool; the ratio says nothing
         "model": model_name,
         "machine": {
             "cpus": os.cpu_count(),
@@ -412,5 +423,6 @@ def run(model_name: str = "smollm2-135m", quick: bool = False) -> dict[str, Any]
         },
         **pool,
         "lockstep": lock,
+        "tool_loop": loop,
         "total_s": time.perf_counter() - t0,
     }

@@ -61,3 +61,47 @@ def test_rollout_bench_decodes_the_same_tokens_every_way():
     assert 0 < demo["flop_bound_with_prefill_tok_s"] < demo["flop_bound_tok_s"] == out["flop_bound_tok_s"]
     assert out["pool_vs_flop_bound"] == pytest.approx(out["pool_tok_s"] / out["flop_bound_tok_s"])
     assert out["lockstep_vs_sequential"] == lock["ratio"] and out["lora_sync_s"] > 0
+    loop = out["tool_loop"]
+    assert loop["same_prompt_ids"] == "2/2"  # TRL's tokenized prompts (tools included) are toolgym's
+    for side in ("trl", "toolgym"):
+        first = loop[side]["runs"][0]
+        assert first["assistant_messages"] >= 2 and first["policy_tokens"] > 0, (side, first)
+    calls = [loop[side]["tool_calls"] for side in ("trl", "toolgym")]
+    assert out["tool_loops_entered"] == loop["tool_loops_entered"] == all(n > 0 for n in calls)
+    assert out["vs_trl_tool_loop"] == loop["vs_trl_tool_loop"] == pytest.approx(
+        loop["toolgym"]["episodes_per_s"] / loop["trl"]["episodes_per_s"])
+
+
+def test_tool_loop_bench_hands_trl_the_task_tools_and_env():
+    """TRL reads a tool from its environment's method (transformers' get_json_schema of the bound method): every
+    task tool must come back with its name, parameters, types and required list; and playing the ground truth
+    through the methods must leave the env where toolgym's own replay leaves it."""
+    from transformers.utils import get_json_schema
+
+    import envs.tasks
+    from envs.replay import replay_ground_truth, tool_parameters, turn_calls
+    from envs.schema import normalize_tool
+    from launch.benchmarks.tool_loop import _JSON_TYPES, _tool_method, _ToolgymEnv
+
+    for task in envs.tasks.generate(4, "train", seed=0, categories=["multi_step"]):
+        cls = type("Env", (_ToolgymEnv,), {normalize_tool(s)["function"]["name"]: _tool_method(s) for s in task.tools})
+        env = cls()
+        for s in task.tools:
+            want = normalize_tool(s)["function"]
+            got = get_json_schema(getattr(env, want["name"]))["function"]
+            assert got["name"] == want["name"]
+            props = want["parameters"].get("properties", {})
+            assert got["parameters"]["properties"].keys() == props.keys()
+            assert set(got["parameters"].get("required", [])) == set(want["parameters"].get("required", []))
+            for name, p in props.items():
+                if p.get("type") in _JSON_TYPES and not p.get("enum"):
+                    assert got["parameters"]["properties"][name]["type"] == p["type"], (want["name"], name)
+                if p.get("enum"):
+                    assert got["parameters"]["properties"][name]["enum"] == p["enum"]
+        env.reset(task=task.to_json(), env_seed=0, max_output_chars=1000)
+        schemas = tool_parameters(task.tools)
+        for turn in task.ground_truth:
+            for call in turn_calls(turn, schemas):
+                assert json.loads(getattr(env, call.name)(**call.arguments))["name"] == call.name
+        assert env.env.state() == replay_ground_truth(task)[-1], task.id
+
