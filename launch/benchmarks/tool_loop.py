@@ -21,17 +21,17 @@ the same torch threads:
 - what is timed: for TRL, `GRPOTrainer._generate` (generation, the tool loop and the env calls, without the
   env resets, which come before it, and the reward and log-prob scoring that `_generate_and_score_completions`
   adds for training); for toolgym, `EpisodeRunner.run` (env creation and reset, generation, env steps, reward
-  scoring and cache release). TRL runs `model.generate` on the batch
-  (its default; no vLLM on CPU) and regenerates each tool-calling row from its whole context every iteration;
-  the runner decodes in lockstep and reuses each episode's KV cache across rounds.
+  scoring and cache release). TRL runs `model.generate` on the batch (its default; no vLLM on CPU) and
+  regenerates each tool-calling row from its whole context every iteration; the runner decodes in lockstep and
+  reuses each episode's KV cache across rounds.
 
 The two sides sample with different RNGs (TRL: one global generator; toolgym: one per episode), so their
 episodes differ; `policy_tokens`, `tool_calls` and `assistant_messages` show how much work each side did, and
 `policy_tok_s` compares the rate per generated token as well. The loops also stop differently: TRL ends a row at
 a message whose calls do not parse and counts only the calls it executed, while toolgym returns an error
 observation and goes on, and counts every call (the last message's too). toolgym's episodes can therefore run
-longer, which weighs against it in episodes/s; `policy_tok_s` is the rate per unit of work. Rounds alternate the sides; medians are compared.
-Goal: `vs_trl_tool_loop` = toolgym episodes/s over TRL's >= 1.5.
+longer, which weighs against it in episodes/s; `policy_tok_s` is the rate per unit of work. Rounds alternate
+the sides; medians are compared. Goal: `vs_trl_tool_loop` = toolgym episodes/s over TRL's >= 1.5.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ SFT_OVERRIDES = [
     "sft.epochs=2",
     # SmolLM2's vocabulary lacks the template's `<tool_call>`: it is a new embedding row (tied to the LM head).
     # LoRA leaves it at its initial value, and the model flattened its first-token distribution instead (top-50
-    # tokens held 6% of the mass; no call in 48 episodes at temperature 0.7). Full fine-tuning trains the row,
+    # tokens held 6-8% of the mass; no call in 48 episodes at temperature 0.7). Full fine-tuning trains the row,
     # but 68 steps at this rate left p(<tool_call>) near 1e-4 at the reply's start, where it is the target of
     # every calling example: the benchmark still times one message per episode (`tool_loops_entered`: false).
     "model.lora=null",
