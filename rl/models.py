@@ -88,12 +88,11 @@ def add_special_tokens(model: PreTrainedModel, tokenizer: Any, tokens: Any) -> i
     missing = [t for t in dict.fromkeys(tokens) if t not in tokenizer.get_vocab()]
     if missing:
         # LoRA leaves new embedding rows (tied to the LM head in small models) at their initial values, and a
-        # short full fine-tune barely moves them: measured in launch/benchmarks/tool_loop.py, SmolLM2 under the
-        # Qwen3 template never opened a `<tool_call>` after either.
+        # short full fine-tune barely moves them: SmolLM2 with `<tool_call>` as a new row never opened a call
+        # after either (README, Chat templates).
         log.warning("the tokenizer lacks %s: added as new embedding rows, which LoRA does not train and a short "
                     "full fine-tune (model.lora: null) barely moves; the policy may never emit them. Prefer a "
-                    "model whose tokenizer has them, or a format that spells calls in text (json, pythonic)",
-                    ", ".join(missing))
+                    "model whose tokenizer has them", ", ".join(missing))
         tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(len(tokenizer))
@@ -103,13 +102,16 @@ def add_special_tokens(model: PreTrainedModel, tokenizer: Any, tokens: Any) -> i
 
 def prepare_tokenizer(model: PreTrainedModel, tokenizer: Any, fmt: Any) -> None:
     """Fits the tokenizer to a run's tool-call format (`rl.config.FormatConfig`): for `chat_template`, that template
-    (a TRL template name or a .jinja path) and its family's control tokens (rl/rollout/templates.py), as a tokenizer
-    of that family has them.
+    (a TRL template name or a .jinja path), and the family's stop tokens (rl/rollout/templates.py) where the
+    tokenizer lacks them.
 
-    The decision format's markers (`<|use_tool|>`, `<|answer|>`) stay plain text, not new tokens. As new rows of
-    SmolLM2's tied embedding, trained through peft's trainable tokens, the demo's SFT (22 LoRA steps) left both
-    logits about 5 below the top token at the reply's start: the model never emitted them. As text, the decision
-    is an ordinary token ("use" or "answer" after "<|") that LoRA trains like the rest of the reply.
+    Only the stops become new tokens, because the rollout engine stops on one token id. The family's other control
+    tokens that the tokenizer lacks (`<tool_call>` on SmolLM2 under the Qwen3 template) stay text, spelled in
+    existing tokens: the template writes them as text, the parsers (ours and TRL's) read text, and LoRA trains them
+    like the rest of the reply. The decision format's markers (`<|use_tool|>`, `<|answer|>`) stay text for the same
+    reason. As new rows of SmolLM2's tied embedding they were never emitted: the decision markers, trained through
+    peft's trainable tokens, ended about 5 logits below the top token at the reply's start after the demo's SFT,
+    and `<tool_call>` ended near p = 1e-4 after a 68-step full fine-tune.
     """
     from rl.rollout.templates import family_of, trl_templates
 
@@ -123,7 +125,7 @@ def prepare_tokenizer(model: PreTrainedModel, tokenizer: Any, fmt: Any) -> None:
         else:
             raise ModelLoadError(f"format.chat_template: {fmt.chat_template!r} is neither a TRL chat template "
                                  f"({', '.join(sorted(templates))}) nor a .jinja file")
-        add_special_tokens(model, tokenizer, family_of(tokenizer, fmt.template_family).control_tokens)
+        add_special_tokens(model, tokenizer, family_of(tokenizer, fmt.template_family).stops)
 
 
 def resolve(spec: str, allow_download: bool) -> Path:

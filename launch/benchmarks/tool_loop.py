@@ -6,10 +6,9 @@ What a user would otherwise pick for multi-turn tool rollouts is TRL's `GRPOTrai
 Both sides here play the same 16 multi_step tasks (one user turn, several dependent calls) in one process with
 the same torch threads:
 
-- the model: SmolLM2-135M after a short full fine-tune in the `native` format under TRL's Qwen3 chat template
-  (`native_checkpoint`), meant to answer with `<tool_call>` blocks that TRL's parser reads; the base model never
-  calls, and then both sides time one message per episode. So far the fine-tune does not call either (see
-  `SFT_OVERRIDES`), and `tool_loops_entered` says so;
+- the model: SmolLM2-135M after a short LoRA SFT in the `native` format under TRL's Qwen3 chat template
+  (`native_checkpoint`), which answers with `<tool_call>` blocks that TRL's parser reads. The base model never
+  calls, and then both sides would time one message per episode: `tool_loops_entered` says whether both called;
 - the prompts: the same token ids (checked: `same_prompt_ids`). TRL gets each task's own tool schemas (its
   `_env_tools` entry replaced by them after construction; left alone, TRL renders the schemas it derives from
   the method signatures, which lose enums' descriptions and defaults), and one environment class per task whose
@@ -61,13 +60,9 @@ SFT_OVERRIDES = [
     "sft.max_length=1536",
     "sft.batch_size=4",  # keeps the activations of 1536-token rows near those of the config's 8 x 640
     "sft.epochs=2",
-    # SmolLM2's vocabulary lacks the template's `<tool_call>`: it is a new embedding row (tied to the LM head).
-    # LoRA leaves it at its initial value, and the model flattened its first-token distribution instead (top-50
-    # tokens held 6-8% of the mass; no call in 48 episodes at temperature 0.7). Full fine-tuning trains the row,
-    # but 68 steps at this rate left p(<tool_call>) near 1e-4 at the reply's start, where it is the target of
-    # every calling example: the benchmark still times one message per episode (`tool_loops_entered`: false).
-    "model.lora=null",
-    "sft.learning_rate=1.0e-4",
+    # SmolLM2's vocabulary lacks the template's `<tool_call>`, so it stays text spelled in existing tokens
+    # (rl.models.prepare_tokenizer), which LoRA trains like the rest of the reply. As a new embedding row it was
+    # never emitted, after LoRA or a 68-step full fine-tune.
     "logging.report_to=none",
 ]
 _JSON_TYPES = {"string": str, "integer": int, "number": float, "boolean": bool, "object": dict}

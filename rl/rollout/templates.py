@@ -6,8 +6,9 @@ template that matches none is taken as `generic` (a system role, a `tool` role, 
 
 What a family declares:
 - `stops`: the texts that end a generated message (end of turn, or the hand-over to a tool). The rollout engine
-  stops on them (they are single tokens in the family's own tokenizer), and the renderer uses them to find
-  where the template closes an assistant message.
+  stops on them (they are single tokens in the family's own tokenizer, and rl.models.prepare_tokenizer adds
+  them to a tokenizer that lacks them), and the renderer uses them to find where the template closes an
+  assistant message.
 - `system_role`: False when the template has no system role; the system text then opens the first user message.
 - `tool_role`: the role tool results take ("tool"), or None when the template has none: results become user
   messages.

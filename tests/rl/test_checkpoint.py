@@ -59,7 +59,7 @@ def test_grpo_stage_save_is_an_adapter_on_its_base_and_reloads_with_identical_lo
 
 
 def test_added_tokens_travel_with_the_checkpoint(tmp_path):
-    # A llama3_1 template on SmolLM2's tokenizer adds that family's control tokens (<|eot_id|>, ...).
+    # A llama3_1 template on SmolLM2's tokenizer adds that family's stop tokens (<|eot_id|>, <|eom_id|>).
     model, tok = load_policy("tiny-random", fmt=FormatConfig(chat_template="llama3_1"))
     assert "<|eot_id|>" in tok.get_added_vocab()
     out = save_checkpoint(model, tok, tmp_path / "c", merge=False, stage="sft", step=1, base="tiny-random",

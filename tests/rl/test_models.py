@@ -25,6 +25,17 @@ def test_decision_markers_are_plain_text_and_differ_in_one_token():
     assert use[:2] == answer[:2] and use[2] != answer[2]  # "<|" then the decision, an existing token
 
 
+def test_a_template_adds_only_its_missing_stops_as_tokens_and_spells_its_other_control_tokens():
+    _, plain_tok = load_policy("tiny-random")
+    model, tok = load_policy("tiny-random", fmt=FormatConfig(name="native", chat_template="qwen3"))
+    assert len(tok) == len(plain_tok) == model.get_input_embeddings().num_embeddings  # <|im_end|> is SmolLM2's
+    spelled = tok("<tool_call>", add_special_tokens=False)["input_ids"]
+    assert len(spelled) > 1 and all(i < len(plain_tok) for i in spelled)
+    assert tok.decode(spelled) == "<tool_call>"
+    _, tok = load_policy("tiny-random", fmt=FormatConfig(chat_template="llama3_1"))
+    assert sorted(tok.get_added_vocab().keys() - plain_tok.get_added_vocab().keys()) == ["<|eom_id|>", "<|eot_id|>"]
+
+
 def test_local_checkpoint_round_trip(tmp_path):
     model, tok = load_policy("tiny-random")
     model.save_pretrained(tmp_path)
