@@ -32,6 +32,20 @@ def test_a_template_adds_only_its_missing_stops_as_tokens_and_spells_its_other_c
     spelled = tok("<tool_call>", add_special_tokens=False)["input_ids"]
     assert len(spelled) > 1 and all(i < len(plain_tok) for i in spelled)
     assert tok.decode(spelled) == "<tool_call>"
+    # Spelled, a call still parses, by TRL's response parser (its tool loop) and by the native format
+    from trl.chat_template_utils import add_response_schema, parse_response
+
+    from envs.formats import get_format
+
+    reply = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call><|im_end|>'
+    trl_tok = add_response_schema(tok)
+    prompt = trl_tok.apply_chat_template([{"role": "user", "content": "Weather in Paris?"}], add_generation_prompt=True,
+                                         tokenize=True, return_dict=True)["input_ids"]
+    ids = trl_tok(reply, add_special_tokens=False)["input_ids"]
+    calls = parse_response(trl_tok, ids, prefix=prompt)["tool_calls"]  # as GRPOTrainer's tool loop calls it
+    assert [(c["function"]["name"], c["function"]["arguments"]) for c in calls] == [("get_weather", {"city": "Paris"})]
+    ours = get_format("native", tokenizer=trl_tok).parse(reply.removesuffix("<|im_end|>")).calls
+    assert [(c.name, c.arguments) for c in ours] == [("get_weather", {"city": "Paris"})]
     _, tok = load_policy("tiny-random", fmt=FormatConfig(chat_template="llama3_1"))
     assert sorted(tok.get_added_vocab().keys() - plain_tok.get_added_vocab().keys()) == ["<|eom_id|>", "<|eot_id|>"]
 
