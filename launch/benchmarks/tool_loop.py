@@ -75,17 +75,19 @@ def native_checkpoint(out_dir: str) -> str:
     import shutil
 
     from launch.common import config_and_train_tasks
+    from rl.checkpoint import read_manifest
     from rl.config import to_dict
-    from rl.train.sft import train_sft
+    from rl.train import sft
 
     root = Path(__file__).resolve().parents[2]
     cfg, tasks = config_and_train_tasks(str(root / SFT_CONFIG), [*SFT_OVERRIDES, f"trainer.output_dir={out_dir}"],
                                         stage="sft")
-    final, saved = Path(out_dir) / "final", Path(out_dir) / "toolgym_config.json"
-    if (final / "toolgym_config.json").is_file() and json.loads(saved.read_text()) == to_dict(cfg):
+    final = Path(out_dir) / "final"
+    manifest = read_manifest(final) if final.is_dir() else None  # written last: the SFT finished
+    if manifest and manifest.get("config") == to_dict(cfg):
         return str(final)
     shutil.rmtree(out_dir, ignore_errors=True)
-    train_sft(cfg, tasks)
+    sft.train_sft(cfg, tasks)
     return str(final)
 
 
