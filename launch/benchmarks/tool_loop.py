@@ -83,7 +83,7 @@ def native_checkpoint(out_dir: str) -> str:
     cfg, tasks = config_and_train_tasks(str(root / SFT_CONFIG), [*SFT_OVERRIDES, f"trainer.output_dir={out_dir}"],
                                         stage="sft")
     final = Path(out_dir) / "final"
-    manifest = read_manifest(final) if final.is_dir() else None  # written last: the SFT finished
+    manifest = read_manifest(final)  # None until the SFT has finished and saved its final checkpoint
     if manifest and manifest.get("config") == to_dict(cfg):
         return str(final)
     shutil.rmtree(out_dir, ignore_errors=True)

@@ -106,11 +106,10 @@ def test_tool_loop_bench_hands_trl_the_task_tools_and_env():
         assert env.env.state() == replay_ground_truth(task)[-1], task.id
 
 
-
 def test_tool_loop_bench_reuses_a_finished_sft_of_the_same_settings_only(tmp_path, monkeypatch):
     from launch.benchmarks import tool_loop
     from launch.common import config_and_train_tasks
-    from rl.checkpoint import MANIFEST
+    from rl.checkpoint import FORMAT_VERSION, MANIFEST
     from rl.config import to_dict
     from rl.train import sft
 
@@ -120,10 +119,10 @@ def test_tool_loop_bench_reuses_a_finished_sft_of_the_same_settings_only(tmp_pat
     cfg, _ = config_and_train_tasks(tool_loop.SFT_CONFIG, [*tool_loop.SFT_OVERRIDES, f"trainer.output_dir={out}"],
                                     stage="sft")
     (out / "final").mkdir(parents=True)
-    (out / "final" / MANIFEST).write_text(json.dumps({"format_version": 1, "weights": "full", "config": to_dict(cfg)}))
+    (out / "final" / MANIFEST).write_text(json.dumps({"format_version": FORMAT_VERSION, "weights": "full", "config": to_dict(cfg)}))
     assert tool_loop.native_checkpoint(str(out)) == str(out / "final") and trained == []
     config = to_dict(cfg)
     config["sft"]["epochs"] = 1  # another run's settings: trained again
-    (out / "final" / MANIFEST).write_text(json.dumps({"format_version": 1, "weights": "full", "config": config}))
+    (out / "final" / MANIFEST).write_text(json.dumps({"format_version": FORMAT_VERSION, "weights": "full", "config": config}))
     tool_loop.native_checkpoint(str(out))
     assert trained == [str(out)] and not (out / "final").exists()
