@@ -1,12 +1,17 @@
 """Learner benchmark (`python launch/bench.py learner`): one GRPO step's loss and backward on a demo-shaped batch.
 
-Three ways over the same 16 episodes (4 tasks x 4 generations; prompt and completion lengths spread like the
-demo's rollouts), same model (SmolLM2-135M + LoRA r=16, float32):
+Four ways over the same 16 episodes (4 tasks x 4 generations; prompt and completion lengths spread like the
+demo's rollouts), same model and adapter: SmolLM2-135M in float32 with configs/demo.yaml's `model.lora` (r=16 on the
+top 12 of 30 layers). TRL gets that adapter as a plain `peft.LoraConfig` (`layers_to_transform`), as a TRL user
+would write it.
 
 - `trl_default`: TRL's path as configured out of the box: the whole batch padded to its longest prompt and
-  completion, activation checkpointing on (GRPOConfig's default);
+  completion, activation checkpointing on (GRPOConfig's default). With a PEFT model that also turns on input
+  gradients (`enable_input_require_grads`, in GRPOTrainer's constructor), so backward runs through every layer,
+  frozen or not;
 - `padded_no_checkpointing`: the same padded batch without checkpointing;
-- `grouped`: 4 length-sorted micro-batches without pad columns (rl/train/batching.py), no checkpointing;
+- `grouped`: 4 length-sorted micro-batches without pad columns (rl/train/batching.py), no checkpointing, so
+  backward stops below the lowest adapted layer (nothing beneath it needs a gradient);
 - `grouped_labelled_only`: ours, `grouped` with TRL's fused LM head projecting only the completion positions
   (rl/train/lm_head.py; TRL projects every position on CPU).
 
@@ -22,9 +27,11 @@ the trimmed padding shifts.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import statistics
 import time
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -36,12 +43,16 @@ from rl.train.lm_head import labelled_positions_only
 TASKS, GENERATIONS = 4, 4
 
 
-def _demo_shaped_rollouts(seed: int = 0) -> dict[str, list]:
+def _demo_shaped_rollouts(seed: int = 0, length_scale: float = 1.0) -> dict[str, list]:
     """Token ids with the demo's length spread: prompts of 120-460 tokens (the tool list dominates), replies
-    of 3-170 tokens (one call, or two turns with a tool result between)."""
+    of 3-170 tokens (one call, or two turns with a tool result between); every length times `length_scale`."""
     rng = random.Random(seed)
-    prompts = [[rng.randrange(10, 40000) for _ in range(rng.randrange(120, 460))] for _ in range(TASKS)]
-    completions = [[rng.randrange(10, 40000) for _ in range(rng.choice([rng.randrange(3, 40), rng.randrange(40, 170)]))] for _ in range(TASKS * GENERATIONS)]
+
+    def n(lo: int, hi: int) -> int:
+        return max(1, round(rng.randrange(lo, hi) * length_scale))
+
+    prompts = [[rng.randrange(10, 40000) for _ in range(n(120, 460))] for _ in range(TASKS)]
+    completions = [[rng.randrange(10, 40000) for _ in range(rng.choice([n(3, 40), n(40, 170)]))] for _ in range(TASKS * GENERATIONS)]
     return {
         "prompt_ids": [prompts[i // GENERATIONS] for i in range(TASKS * GENERATIONS)],
         "completion_ids": completions,
@@ -51,12 +62,18 @@ def _demo_shaped_rollouts(seed: int = 0) -> dict[str, list]:
     }
 
 
-def _trainer(model_name: str, rollouts: dict[str, list], checkpointing: bool, out_dir: str) -> Any:
+def _demo_lora() -> Any:
+    """The demo's adapter settings (configs/demo.yaml, `model.lora`)."""
+    from rl.config import load_config
+
+    return load_config(Path(__file__).resolve().parents[2] / "configs" / "demo.yaml", stage="rl").model.lora
+
+
+def _trainer(model_name: str, rollouts: dict[str, list], checkpointing: bool, out_dir: str, lora: Any) -> Any:
     from datasets import Dataset
     from trl import GRPOConfig
 
     from rl.checkpoint import load_policy
-    from rl.config import LoraConfig
     from rl.models import peft_lora_config
     from rl.train.bridge import ComponentReward
     from rl.train.grpo import ToolGRPOTrainer
@@ -70,7 +87,7 @@ def _trainer(model_name: str, rollouts: dict[str, list], checkpointing: bool, ou
     trainer = ToolGRPOTrainer(
         model=model, processing_class=tok, reward_funcs=[ComponentReward("ast")], args=args,
         train_dataset=Dataset.from_list([{"prompt": f"t{i}"} for i in range(TASKS)]),
-        rollout_func=lambda prompts, trainer: rollouts, peft_config=peft_lora_config(LoraConfig(r=16, alpha=32)),
+        rollout_func=lambda prompts, trainer: rollouts, peft_config=peft_lora_config(lora, model),
     )
     trainer.model.train()
     return trainer
@@ -89,16 +106,28 @@ def _step(trainer: Any, micro_batches: list[dict], labelled_only: bool) -> tuple
     return dt, torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])
 
 
-def run(model_name: str = "smollm2-135m", rounds: int = 3, threads: int = 2) -> dict[str, Any]:
+def run(
+    model_name: str = "smollm2-135m", rounds: int = 3, threads: int = 2, lora: Any = None, length_scale: float = 1.0
+) -> dict[str, Any]:
+    """Times the four ways and compares their gradients.
+
+    Args:
+        model_name: The policy (an alias or a path).
+        rounds: Timed rounds after one warm-up round.
+        threads: torch threads.
+        lora: An `rl.config.LoraConfig`; by default the demo's.
+        length_scale: Scales every prompt and reply length (below 1: a quick check of the wiring, not a figure).
+    """
     import tempfile
 
+    lora = lora or _demo_lora()
     torch.set_num_threads(threads)
-    rollouts = _demo_shaped_rollouts()
+    rollouts = _demo_shaped_rollouts(length_scale=length_scale)
     with tempfile.TemporaryDirectory() as tmp:
         torch.manual_seed(0)
-        plain = _trainer(model_name, rollouts, checkpointing=False, out_dir=tmp)
+        plain = _trainer(model_name, rollouts, checkpointing=False, out_dir=tmp, lora=lora)
         torch.manual_seed(0)
-        ckpt = _trainer(model_name, rollouts, checkpointing=True, out_dir=tmp)
+        ckpt = _trainer(model_name, rollouts, checkpointing=True, out_dir=tmp, lora=lora)
         batch = plain._generate_and_score_completions([{"prompt": f"t{i // GENERATIONS}"} for i in range(TASKS * GENERATIONS)])
         grouped = length_grouped_microbatches(batch, 4)
         ways = {
@@ -123,6 +152,7 @@ def run(model_name: str = "smollm2-135m", rounds: int = 3, threads: int = 2) -> 
         # The throughput goal's figure (>= 2.5): ours, the last way, against TRL's default path.
         "learner_vs_trl_default": round(med["trl_default"] / med["grouped_labelled_only"], 2),
         "model": model_name,
+        "lora": dataclasses.asdict(lora),
         "torch_threads": threads,
         "episodes": TASKS * GENERATIONS,
         "real_tokens": real,

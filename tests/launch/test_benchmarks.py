@@ -126,3 +126,18 @@ def test_tool_loop_bench_reuses_a_finished_sft_of_the_same_settings_only(tmp_pat
     (out / "final" / MANIFEST).write_text(json.dumps({"format_version": FORMAT_VERSION, "weights": "full", "config": config}))
     tool_loop.native_checkpoint(str(out))
     assert trained == [str(out)] and not (out / "final").exists()
+
+
+def test_learner_bench_gives_trl_and_ours_the_same_adapter_and_gradient():
+    from launch.benchmarks import learner
+    from rl.config import LoraConfig
+
+    out = learner.run("tiny-random", rounds=1, threads=1, lora=LoraConfig(r=4, alpha=8, top_layers=1), length_scale=0.1)
+    assert out["lora"]["top_layers"] == 1
+    assert set(out["seconds_median"]) == {"trl_default", "padded_no_checkpointing", "grouped", "grouped_labelled_only"}
+    # Every way trains the same adapter (same gradient length) to the same gradient, up to float32 rounding,
+    # whose floor the bench measures as TRL's own batch split in four.
+    diffs = out["grad_rel_diff_vs_trl_default"]
+    assert diffs["padded_no_checkpointing"] < 1e-5
+    assert max(diffs["grouped"], diffs["grouped_labelled_only"]) < max(10 * diffs["trl_split4"], 1e-3)
+    assert out["grouped_tokens"] < out["padded_tokens"]
