@@ -107,6 +107,8 @@ def model_card(checkpoint: Path, results: list[dict[str, Any]], repo: str):
     eval_results = []
     for r in results:
         for cat, v in r.get("categories", {}).items():
+            if "not_run" in v:  # a BFCL category that cannot run here has no score to report
+                continue
             metric = "valid" if r["benchmark"] == "bfcl" else "ast_valid"
             eval_results.append(
                 EvalResult(

@@ -151,8 +151,12 @@ def test_export_merges_lora_and_reloads_with_identical_logits(lora_checkpoint, t
     results = tmp_path / "r.json"
     results.write_text(json.dumps({"benchmark": "toolgym", "model": "x", "categories": {"simple": {"n": 3, "ast_valid": 0.5, "exec_valid": 0.5, "reward": 1.0}},
                                    "overall": {"n": 3, "ast_valid": 0.5, "exec_valid": 0.5, "reward": 1.0}}))
+    bfcl = tmp_path / "b.json"  # as the evaluation writes it: every category, those not run here with a reason
+    bfcl.write_text(json.dumps({"benchmark": "bfcl", "model": "x", "overall": {"n": 2, "valid": 0.5, "reward": 1.0},
+                                "categories": {"simple_python": {"n": 2, "valid": 0.5, "reward": 1.0},
+                                               "web_search_base": {"n": 0, "valid": None, "reward": None, "not_run": "web"}}}))
     out = tmp_path / "export"
-    summary = export(ckpt, out, results=[results])
+    summary = export(ckpt, out, results=[results, bfcl])
     assert {"model.safetensors", "config.json", "generation_config.json", "tokenizer.json", "README.md",
             "toolgym_checkpoint.json"} <= set(summary["files"])
     merged_in_memory = peft_model.merge_and_unload().eval()
@@ -163,6 +167,7 @@ def test_export_merges_lora_and_reloads_with_identical_logits(lora_checkpoint, t
     assert AutoTokenizer.from_pretrained(out).chat_template
     card = (out / "README.md").read_text()
     assert "tiny-random" in card and "| simple | 3 |" in card and "toolgym" in card
+    assert "bfcl:simple_python" in card and "bfcl:web_search_base" not in card  # the card's eval results
     assert "GRPO (loss `dapo`" in card and "LoRA r=4" in card  # the recipe, from the checkpoint's manifest
     manifest = json.loads((out / "toolgym_checkpoint.json").read_text())
     assert manifest["weights"] == "full" and manifest["stage"] == "grpo" and manifest["step"] == 3
