@@ -73,7 +73,8 @@ class RunLogger(TrainerCallback):
         run_name: W&B run name.
         config: The run config (logged to W&B).
         step_metrics: Returns figures of the step that just ended (timing, counters), merged into its row.
-        extra_rows: Given a step, returns extra W&B entries to log with it (e.g. rollout tables).
+        extra_rows: Given a step, returns extra W&B entries to log with it (e.g. rollout tables). Called when the
+            step is logged, so that an entry shows that step's state; sent to W&B with the step's row.
     """
 
     def __init__(
@@ -94,6 +95,8 @@ class RunLogger(TrainerCallback):
         self.step_metrics = step_metrics
         self.extra_rows = extra_rows
         self.pending: list[dict[str, Any]] = []
+        # W&B-only entries of the pending rows, by step (tables: not written into checkpoints, so not resumed)
+        self.pending_extras: dict[int, dict[str, Any]] = {}
         self.run = None
         self.metrics_path = self.output_dir / "metrics.jsonl"
 
@@ -120,6 +123,8 @@ class RunLogger(TrainerCallback):
             self.pending[-1].update(row)
         else:
             self.pending.append(row)
+        if self.run is not None and self.extra_rows is not None:
+            self.pending_extras[row["step"]] = self.extra_rows(row["step"])
 
     def on_save(self, args, state, control, **kw):
         if not state.is_world_process_zero:
@@ -154,9 +159,8 @@ class RunLogger(TrainerCallback):
         if self.run is not None:
             for r in rows:
                 self.run.log({k: v for k, v in r.items() if k != "step"}, step=r["step"])
-                if self.extra_rows is not None:
-                    for key, value in self.extra_rows(r["step"]).items():
-                        self.run.log({key: value}, step=r["step"])
+                for key, value in self.pending_extras.pop(r["step"], {}).items():
+                    self.run.log({key: value}, step=r["step"])
 
 
 def refuse_stale_run(output_dir: Path, resume: bool) -> None:
