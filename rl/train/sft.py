@@ -73,7 +73,7 @@ def train_sft(cfg: SFTRunConfig, tasks: list[Task], resume: bool = False) -> dic
 
     peft_config = None
     if cfg.model.lora is not None:
-        peft_config = peft_lora_config(cfg.model.lora)
+        peft_config = peft_lora_config(cfg.model.lora, model)
     s = cfg.sft
     args = TRLSFTConfig(
         output_dir=str(out),
