@@ -121,25 +121,26 @@ def evaluate_into(cfg: Any, spec: str, benches: dict[str, list], outdir: Path, l
     from rl.eval import evaluate as ev
     from rl.ray_utils import init_ray
 
+    mcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=spec))
+    cached = {bench: cache / f"{bench}.json" if cache else None for bench in benches}
+    if workers and not all(c is not None and c.is_file() for c in cached.values()):
+        init_ray(workers * cfg.rollout.cpus_per_worker)
     paths = {}
-    for bench, tasks in benches.items():
-        target = outdir / f"{label}_{bench}.json"
-        cached = cache / f"{bench}.json" if cache else None
-        if cached is not None and cached.is_file():
-            print(f"[toolgym] eval {label}/{bench}: cached result {cached}", flush=True)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(cached, target)
-        else:
-            mcfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=spec))
-            if workers:
-                init_ray(workers * cfg.rollout.cpus_per_worker)
-            # A killed demo resumes its evaluation from the tasks it had finished (the journal is tied to the
-            # model's files, so a retrained model starts over).
-            res = ev.evaluate(mcfg, bench, tasks, workers=workers, batch_size=batch_size, progress=f"eval {label}/{bench}",
-                              journal=target.with_suffix(".tasks.jsonl"))
-            ev.write_outputs(res, target)
-            if cached is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(target, cached)
-        paths[bench] = str(target)
+    with ev.EpisodePlayer(mcfg, workers) as player:  # one set of workers for every benchmark, started if one runs
+        for bench, tasks in benches.items():
+            target = outdir / f"{label}_{bench}.json"
+            if cached[bench] is not None and cached[bench].is_file():
+                print(f"[toolgym] eval {label}/{bench}: cached result {cached[bench]}", flush=True)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(cached[bench], target)
+            else:
+                # A killed demo resumes its evaluation from the tasks it had finished (the journal is tied to the
+                # model's files, so a retrained model starts over).
+                res = ev.evaluate(mcfg, bench, tasks, batch_size=batch_size, progress=f"eval {label}/{bench}",
+                                  journal=target.with_suffix(".tasks.jsonl"), player=player)
+                ev.write_outputs(res, target)
+                if cached[bench] is not None:
+                    cached[bench].parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(target, cached[bench])
+            paths[bench] = str(target)
     return paths

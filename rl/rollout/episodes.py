@@ -12,6 +12,7 @@ Used by the Ray rollout workers for training (sampled) and by evaluation (greedy
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -81,6 +82,7 @@ class _Live:
         self.episode = Episode(task_id=task.id, messages=list(self.messages), metadata={"env_seed": self.env_seed})
         self.turn = 0
         self.steps_in_turn = 0
+        self.max_turns = limits.max_turns
         self.done = False
 
     @property
@@ -117,15 +119,20 @@ class EpisodeRunner:
         temperature: float = 1.0,
         top_p: float = 1.0,
         version: int = 0,
+        max_turns: int | None = None,
     ) -> tuple[list[Trajectory], dict[str, float]]:
         """Plays one episode per task. A seed of None means greedy decoding.
+
+        `max_turns` replaces the runner's `limits.max_turns` for this call's episodes (an evaluation plays its
+        one-message tasks with 1, its other tasks with the config's limit, on the same workers).
 
         Returns:
             The trajectories, and the batch's timing (generate / env / reward seconds, policy tokens).
         """
         t0 = time.perf_counter()
         sample_indices = sample_indices or [0] * len(tasks)
-        live = [_Live(t, s, k, self.renderer, self.limits) for t, s, k in zip(tasks, seeds, sample_indices, strict=True)]
+        limits = self.limits if max_turns is None else dataclasses.replace(self.limits, max_turns=max_turns)
+        live = [_Live(t, s, k, self.renderer, limits) for t, s, k in zip(tasks, seeds, sample_indices, strict=True)]
         gen_s = env_s = 0.0
         while True:
             for e in live:
@@ -218,7 +225,7 @@ class EpisodeRunner:
             return
 
         e.steps_in_turn += 1
-        if results_msgs and e.steps_in_turn < self.limits.max_turns:
+        if results_msgs and e.steps_in_turn < e.max_turns:
             new_messages = results_msgs  # the policy continues this user turn after seeing the results
         else:
             e.episode.turn_states.append(e.env.state())

@@ -2,6 +2,7 @@
 
     pool = RolloutPool.remote(setup)                      # N RolloutWorker actors, each a policy replica + envs
     trajs, stats = ray.get(pool.rollout.remote(requests)) # requests: [{"task", "seed", "sample_index"}]
+    ray.get(pool.rollout.remote(requests, max_turns=1))   # the same, each episode stopping after one message
     ray.get(pool.sync_weights.remote([ref], version))     # after each optimizer step
 
 The pool is itself a small async actor, so every learner process (rank 0 and the others) talks to the same
@@ -128,7 +129,7 @@ class RolloutWorker:
     def get_version(self) -> int:
         return self.version
 
-    def rollout(self, requests: list[dict[str, Any]]) -> tuple[list[Trajectory], dict]:
+    def rollout(self, requests: list[dict[str, Any]], max_turns: int | None = None) -> tuple[list[Trajectory], dict]:
         trajs, timing = self.runner.run(
             [r["task"] for r in requests],
             [r["seed"] for r in requests],
@@ -136,6 +137,7 @@ class RolloutWorker:
             temperature=self.setup.temperature,
             top_p=self.setup.top_p,
             version=self.version,
+            max_turns=max_turns,
         )
         timing["worker"] = self.index
         return trajs, timing
@@ -181,13 +183,15 @@ class RolloutPool:
         versions = list(await asyncio.gather(*[w.get_version.remote() for w in self.workers]))
         return {"worker_versions": versions, "lost_batches": self.lost_batches}
 
-    async def rollout(self, requests: list[dict[str, Any]]) -> tuple[list[Trajectory], dict[str, Any]]:
-        """Plays every request; contiguous shards keep a task's samples together (same prompt, less padding)."""
+    async def rollout(self, requests: list[dict[str, Any]], max_turns: int | None = None
+                      ) -> tuple[list[Trajectory], dict[str, Any]]:
+        """Plays every request; contiguous shards keep a task's samples together (same prompt, less padding).
+        `max_turns` replaces the setup's assistant messages per user turn for these episodes."""
         t = time.perf_counter()
         n = len(self.workers)
         bounds = [round(i * len(requests) / n) for i in range(n + 1)]
         shards = [(self.workers[i], requests[bounds[i] : bounds[i + 1]]) for i in range(n)]
-        results = await asyncio.gather(*[self._run_shard(w, reqs) for w, reqs in shards if reqs])
+        results = await asyncio.gather(*[self._run_shard(w, reqs, max_turns) for w, reqs in shards if reqs])
         trajs = [tr for shard_trajs, _ in results for tr in shard_trajs]
         timings = [tm for _, tm in results]
         stats = {
@@ -200,11 +204,11 @@ class RolloutPool:
         }
         return trajs, stats
 
-    async def _run_shard(self, worker, reqs):
+    async def _run_shard(self, worker, reqs, max_turns):
         attempts = self.setup.rollout.max_restarts + 1
         for attempt in range(attempts):
             try:
-                return await worker.rollout.remote(reqs)
+                return await worker.rollout.remote(reqs, max_turns)
             except RayActorError as e:
                 self.lost_batches += 1
                 log.warning("rollout worker died (%s); retrying its %d episodes (attempt %d)", type(e).__name__, len(reqs), attempt + 1)

@@ -159,6 +159,14 @@ def test_limits_max_turns_and_total_tokens(tok, flaky):
     assert tr.episode.truncated and len(tr.prompt_ids) + len(tr.completion_ids) <= budget
 
 
+def test_a_call_can_set_its_own_max_turns(tok, flaky):
+    runner, _, _ = _runner(tok, [["[bump(by=1)]"] * 4], Limits(max_turns=3))  # one script row, played twice
+    (one,), _ = runner.run([_task()], [1], max_turns=1)  # an evaluation's one-message task
+    assert len(one.episode.steps) == 1 and one.episode.final_state == {"flaky": {"count": 1}}
+    (full,), _ = runner.run([_task()], [1])  # the next call is back at the runner's limit
+    assert len(full.episode.steps) == 3
+
+
 def test_lockstep_batch_with_real_model_is_seed_deterministic(tok):
     from rl.checkpoint import load_policy
     from rl.config import load_config
