@@ -13,6 +13,7 @@ The split rule:
 
 from __future__ import annotations
 
+import random
 from typing import Literal
 
 from envs.types import Task, read_tasks
@@ -70,6 +71,27 @@ def _load(data: DataConfig, split: Split, n: int | None) -> list[Task]:
 
     per = max(1, n // len(data.bfcl_categories))
     return [t for c in data.bfcl_categories for t in bfcl.load(c, limit=per)]
+
+
+def stratified_order(tasks: list[Task], seed: int) -> list[Task]:
+    """`tasks` with their categories dealt in turn: each round takes one task of every category that has some left,
+    the categories in a fresh random order each round, each category's tasks in a random order (both from `seed`).
+
+    So every run of len(categories) consecutive tasks holds each category once, as long as every category has tasks
+    left; a step of `prompts_per_step` tasks sees the categories in equal shares.
+    """
+    rng = random.Random(seed)
+    by_category: dict[str, list[Task]] = {}
+    for t in tasks:
+        by_category.setdefault(t.category, []).append(t)
+    for group in by_category.values():
+        rng.shuffle(group)
+    order: list[Task] = []
+    while any(by_category.values()):
+        deal = sorted(c for c, group in by_category.items() if group)
+        rng.shuffle(deal)
+        order += [by_category[c].pop() for c in deal]
+    return order
 
 
 def load_eval_tasks(data: DataConfig, entries: list[str], n: int) -> dict[str, list[Task]]:

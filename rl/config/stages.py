@@ -52,6 +52,11 @@ class AlgorithmConfig:
     # The learner leaves out rows whose advantage is 0 (groups with no reward spread): the same gradient, less
     # learner time. Exact only where such a row adds nothing to the loss: loss_type dapo, beta 0.
     skip_flat_groups: bool = False
+    # Which tasks a step plays. "shuffled": a random draw (TRL's sampler under GRPO, a seeded draw per iteration
+    # under PPO). "stratified": the categories dealt in turn (rl.data.stratified_order), so every run of
+    # len(categories) tasks holds each category once, where the demo's draw put 0 to 4 abstaining tasks in a step
+    # of 8. In the demo's 8 steps it did not keep the model abstaining (README, Results).
+    task_order: Literal["shuffled", "stratified"] = "shuffled"
 
     def __post_init__(self) -> None:
         if self.name == "grpo" and self.num_generations < 2:

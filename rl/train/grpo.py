@@ -83,6 +83,8 @@ def grpo_args(cfg: RLRunConfig, world_size: int, ds_config: dict | None, reward_
         gradient_checkpointing=cfg.model.gradient_checkpointing,
         max_completion_length=cfg.rollout.max_total_tokens,
         log_completions=False,
+        # stratified: the tasks come in rl.data.stratified_order (rl/train/run.py), which TRL's sampler then keeps
+        shuffle_dataset=a.task_order == "shuffled",
     )
 
 

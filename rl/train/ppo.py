@@ -254,9 +254,13 @@ class PPOTrainer(Trainer):
         a, p = self.cfg.algorithm, self.cfg.ppo
         step = self.state.global_step
         iteration = step // self.steps_per_iteration
-        rng = random.Random(f"{self.cfg.trainer.seed}/{iteration}")
-        tasks = rng.sample(self.task_ids, a.prompts_per_step) if a.prompts_per_step <= len(self.task_ids) \
-            else rng.choices(self.task_ids, k=a.prompts_per_step)
+        if a.task_order == "stratified":  # task_ids come in rl.data.stratified_order (rl/train/run.py): slices
+            start = iteration * a.prompts_per_step
+            tasks = [self.task_ids[(start + j) % len(self.task_ids)] for j in range(a.prompts_per_step)]
+        else:
+            rng = random.Random(f"{self.cfg.trainer.seed}/{iteration}")
+            tasks = rng.sample(self.task_ids, a.prompts_per_step) if a.prompts_per_step <= len(self.task_ids) \
+                else rng.choices(self.task_ids, k=a.prompts_per_step)
         batch = [t for t in tasks for _ in range(a.num_generations)]  # the global batch, groups contiguous
         n = len(batch) // self.args.world_size
         rank = self.args.process_index

@@ -6,7 +6,7 @@ import pytest
 
 from envs.tasks import generate
 from rl.config import DataConfig
-from rl.data import SplitError, load_tasks
+from rl.data import SplitError, load_tasks, stratified_order
 
 
 def test_generated_splits_use_their_own_seeds_and_never_overlap():
@@ -38,3 +38,17 @@ def test_bfcl_is_test_data_only_and_split_over_its_categories():
     assert [t.metadata["bfcl_category"] for t in tasks] == ["simple_python"] * 3 + ["irrelevance"] * 3
     with pytest.raises(SplitError, match="bfcl is benchmark data"):
         load_tasks(data, "train")
+
+
+def test_stratified_order_deals_every_category_once_per_round():
+    data = DataConfig(source="generate", train_size=256, seed=10)  # the demo's GRPO tasks
+    tasks = load_tasks(data, "train")
+    order = stratified_order(tasks, seed=0)
+    assert sorted(t.id for t in order) == sorted(t.id for t in tasks)  # the same tasks, each once
+    n_cat = len({t.category for t in tasks})
+    rounds = [order[k : k + n_cat] for k in range(0, len(order), n_cat)]
+    assert all(len({t.category for t in r}) == len(r) for r in rounds)  # no category twice in a round
+    # Steps of 8 tasks (the demo's prompts_per_step) each hold every category once.
+    assert all(len({t.category for t in order[k : k + 8]}) == 8 for k in range(0, 64, 8))
+    assert [t.id for t in stratified_order(tasks, seed=0)] == [t.id for t in order]  # seeded
+    assert [t.id for t in stratified_order(tasks, seed=1)] != [t.id for t in order]
