@@ -254,13 +254,7 @@ class PPOTrainer(Trainer):
         a, p = self.cfg.algorithm, self.cfg.ppo
         step = self.state.global_step
         iteration = step // self.steps_per_iteration
-        if a.task_order == "stratified":  # task_ids come in rl.data.stratified_order (rl/train/run.py): slices
-            start = iteration * a.prompts_per_step
-            tasks = [self.task_ids[(start + j) % len(self.task_ids)] for j in range(a.prompts_per_step)]
-        else:
-            rng = random.Random(f"{self.cfg.trainer.seed}/{iteration}")
-            tasks = rng.sample(self.task_ids, a.prompts_per_step) if a.prompts_per_step <= len(self.task_ids) \
-                else rng.choices(self.task_ids, k=a.prompts_per_step)
+        tasks = iteration_tasks(self.task_ids, iteration, a.prompts_per_step, a.task_order, self.cfg.trainer.seed)
         batch = [t for t in tasks for _ in range(a.num_generations)]  # the global batch, groups contiguous
         n = len(batch) // self.args.world_size
         rank = self.args.process_index
@@ -434,6 +428,16 @@ def ppo_args(cfg: RLRunConfig, ds_config: dict | None) -> TrainingArguments:
         per_device_train_batch_size=1,  # slots of the dummy dataset; the rows come from the rollout
         gradient_checkpointing=False,
     )
+
+
+def iteration_tasks(task_ids: list[str], iteration: int, k: int, order: str, seed: int) -> list[str]:
+    """The k tasks of one PPO iteration. "stratified": `task_ids` come in rl.data.stratified_order (rl/train/run.py)
+    and iterations take consecutive slices of it, wrapping around; "shuffled": a draw seeded by (seed, iteration),
+    so a resumed run plays the same tasks."""
+    if order == "stratified":
+        return [task_ids[(iteration * k + j) % len(task_ids)] for j in range(k)]
+    rng = random.Random(f"{seed}/{iteration}")
+    return rng.sample(task_ids, k) if k <= len(task_ids) else rng.choices(task_ids, k=k)
 
 
 def build_learner(cfg: RLRunConfig, pool: Any, tasks: list, world: int, ds_config: dict | None,

@@ -5,7 +5,7 @@ import torch
 
 from envs.types import Episode, Step
 from rl.rollout.episodes import Trajectory
-from rl.train.ppo import gae, kl_penalty, message_spans, ppo_losses, token_rewards
+from rl.train.ppo import gae, iteration_tasks, kl_penalty, message_spans, ppo_losses, token_rewards
 
 #                 msg 1     tool     msg 2
 ENV_MASK = [1, 1, 0, 0, 1, 1]
@@ -20,6 +20,14 @@ def _trajectory(env_tokens=(201, 202), execution=0.5, turn_scores=(1.0, 0.0), fm
         rewards={"execution": execution, "format": fmt, "total": 2.0 * execution + 2.0 * fmt},
         turn_scores={"execution": list(turn_scores)},
     )
+
+
+def test_iteration_tasks_slice_a_stratified_order_and_draw_the_same_shuffled_tasks_again():
+    ids = [f"t{i}" for i in range(10)]
+    assert iteration_tasks(ids, 0, 4, "stratified", seed=0) == ["t0", "t1", "t2", "t3"]
+    assert iteration_tasks(ids, 2, 4, "stratified", seed=0) == ["t8", "t9", "t0", "t1"]  # wraps around
+    drawn = iteration_tasks(ids, 3, 4, "shuffled", seed=0)
+    assert len(set(drawn)) == 4 and drawn == iteration_tasks(ids, 3, 4, "shuffled", seed=0)  # a resume replays it
 
 
 def test_message_spans_are_the_runs_of_policy_tokens():
