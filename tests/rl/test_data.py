@@ -52,3 +52,12 @@ def test_stratified_order_deals_every_category_once_per_round():
     assert all(len({t.category for t in order[k : k + 8]}) == 8 for k in range(0, 64, 8))
     assert [t.id for t in stratified_order(tasks, seed=0)] == [t.id for t in order]  # seeded
     assert [t.id for t in stratified_order(tasks, seed=1)] != [t.id for t in order]
+
+
+def test_grpo_keeps_the_stratified_order_and_shuffles_otherwise():
+    from rl.config import load_config
+    from rl.train.grpo import grpo_args
+
+    for order, shuffled in (("stratified", False), ("shuffled", True)):
+        cfg = load_config("configs/demo.yaml", [f"algorithm.task_order={order}"], stage="rl")
+        assert grpo_args(cfg, 1, None, [1.0] * len(cfg.rewards.components)).shuffle_dataset is shuffled
