@@ -112,7 +112,8 @@ def bench_pool(
     import envs.tasks
     from rl.checkpoint import load_policy
     from rl.rollout.chat import ChatRenderer
-    from rl.rollout.pool import RolloutPool, RolloutSetup
+    from rl.rollout.pool import RolloutPool
+    from rl.rollout.setup import RolloutSetup
 
     # Seeded requests sample at the demo's temperature; the unseeded ones compared with `generate` are greedy.
     base = ["rollout.max_turns=1", f"rollout.max_new_tokens={max_new_tokens}",
@@ -214,7 +215,7 @@ def bench_lockstep(
     import envs.tasks
     from rl.checkpoint import load_policy
     from rl.rollout.episodes import episode_seed
-    from rl.rollout.pool import RolloutSetup, build_runner
+    from rl.rollout.setup import RolloutSetup, build_runner
 
     limits = [f"rollout.max_new_tokens={max_new_tokens}", f"rollout.max_turns={max_turns}"]
     cfg = _cfg(model_name, "model.lora=null", *limits)

@@ -220,7 +220,7 @@ def _run_trl(trainer: Any, rows: list[dict[str, Any]]) -> dict[str, Any]:
 # ---- toolgym's side ----------------------------------------------------------------------------------------
 def _runner(model: Any, tok: Any, model_path: str) -> Any:
     from rl.config import load_config
-    from rl.rollout.pool import RolloutSetup, build_runner
+    from rl.rollout.setup import RolloutSetup, build_runner
 
     cfg = load_config(None, [f"model.name_or_path={model_path}", "format.name=native", "format.chat_template=qwen3",
                              f"rollout.max_new_tokens={MAX_NEW_TOKENS}", f"rollout.max_turns={MAX_TURNS}",

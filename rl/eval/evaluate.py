@@ -113,7 +113,8 @@ class EpisodePlayer:
     def _started_pool(self) -> Any:
         if self._pool is None:
             from rl.models import absolute_spec
-            from rl.rollout.pool import RolloutPool, RolloutSetup
+            from rl.rollout.pool import RolloutPool
+            from rl.rollout.setup import RolloutSetup
 
             cfg = self.cfg  # workers run in other directories: a relative checkpoint path becomes absolute
             cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=absolute_spec(cfg.model.name_or_path)))
@@ -123,7 +124,7 @@ class EpisodePlayer:
     def _started_runner(self) -> Any:
         if self._runner is None:
             from rl.checkpoint import load_policy
-            from rl.rollout.pool import RolloutSetup, build_runner
+            from rl.rollout.setup import RolloutSetup, build_runner
 
             m = self.cfg.model
             model, tok = load_policy(m.name_or_path, dtype=m.dtype, allow_download=m.allow_download, fmt=self.cfg.format)

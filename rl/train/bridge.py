@@ -14,6 +14,9 @@ It owns the glue of a run on one learner process, and nothing else writes to it:
 - the callbacks, made for a trainer that already exists: weight sync + evaluation + step timing in one callback
   (so the sync and the evaluation are inside the step's time whatever the callback order), and the
   checkpoint-aligned logger.
+
+Ray is imported where the pool is called, so that the trainers and their reward functions load in a process
+without Ray (launch/benchmarks/gpu.py builds a learner on a GPU machine where Ray is not installed).
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import ray
 import torch
 from transformers import TrainerCallback
 
@@ -87,6 +89,8 @@ class RolloutBridge:
             k = (offset + i) % G
             seed = episode_seed(step, task_id, k, self.cfg.trainer.seed)
             requests.append({"task": self.tasks_by_id[task_id], "seed": seed, "sample_index": k})
+        import ray
+
         t = time.perf_counter()
         trajs, stats = ray.get(self.pool.rollout.remote(requests))
         self.timer.add(rollout_s=time.perf_counter() - t, generate_s=stats["generate_s"], env_s=stats["env_s"],
@@ -143,6 +147,8 @@ class RolloutBridge:
         Returns:
             `eval/<entry>/<metric>` for each entry of `eval.tasks` (rl.eval.evaluate's verdicts and rewards).
         """
+        import ray
+
         from rl.config.stages import EVAL_METRICS
         from rl.eval.evaluate import aggregate, task_row
 
@@ -181,6 +187,8 @@ class RolloutBridge:
         partitioned, so every rank joins the gather and rank 0 sends. All ranks wait at a barrier, so no rank
         starts the next rollout before the workers hold the new version.
         """
+        import ray
+
         model = self.policy_of(trainer.accelerator.unwrap_model(trainer.model))
         with _gathered(trainer, model):
             if trainer.is_world_process_zero():

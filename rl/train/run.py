@@ -60,12 +60,13 @@ def trainer_kwargs(cfg: RLRunConfig, ds_config: dict | None) -> dict[str, Any]:
 def _learner_loop(config: dict[str, Any]) -> None:
     """One Ray Train worker: build the algorithm's trainer, train (or resume), save the final checkpoint."""
     from rl.train import grpo, ppo
+    from rl.train.deepspeed_setup import skip_inference_allreduce_op
     from rl.train.lm_head import labelled_positions_only
 
     cfg: RLRunConfig = config["cfg"]
     torch.set_num_threads(max(1, config["torch_threads"]))
     if config["deepspeed"]:
-        _skip_inference_allreduce_op()
+        skip_inference_allreduce_op()
     world = int(os.environ.get("WORLD_SIZE", "1"))
     build = {"grpo": grpo.build_learner, "ppo": ppo.build_learner}[cfg.algorithm.name]
     trainer = build(cfg, config["pool"], config["tasks"], world, config["deepspeed"], config["eval_tasks"])
@@ -75,16 +76,6 @@ def _learner_loop(config: dict[str, Any]) -> None:
         save_final(trainer, trainer.processing_class, cfg)
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         torch.distributed.barrier()
-
-
-def _skip_inference_allreduce_op() -> None:
-    """Keeps DeepSpeed from JIT-compiling its shared-memory all-reduce op when it starts its communication
-    backend. The op serves only `inference_all_reduce`, which training never calls (ZeRO reduces through
-    torch.distributed), and compiling it takes a minute on 2 cores in every new environment. DeepSpeed keeps
-    its op compatibility table as one module-level dict that is meant to be edited (deepspeed/ops/__init__.py)."""
-    import deepspeed.ops
-
-    deepspeed.ops.__compatible_ops__["deepspeed_shm_comm"] = False
 
 
 def save_final(trainer: Any, tokenizer: Any, cfg: RLRunConfig) -> Path:
@@ -119,7 +110,8 @@ def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str
     from rl.checkpoint import read_manifest
     from rl.data import load_eval_tasks, stratified_order
     from rl.models import absolute_spec
-    from rl.rollout.pool import RolloutPool, RolloutSetup
+    from rl.rollout.pool import RolloutPool
+    from rl.rollout.setup import RolloutSetup
 
     out = Path(cfg.trainer.output_dir).resolve()
     refuse_stale_run(out, resume)

@@ -141,3 +141,37 @@ def test_learner_bench_gives_trl_and_ours_the_same_adapter_and_gradient():
     assert diffs["padded_no_checkpointing"] < 1e-5
     assert max(diffs["grouped"], diffs["grouped_labelled_only"]) < max(10 * diffs["trl_split4"], 1e-3)
     assert out["grouped_tokens"] < out["padded_tokens"]
+
+
+TINY_SHAPE = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=12, num_attention_heads=4,
+                  num_key_value_heads=2, tie_word_embeddings=True)
+
+
+@pytest.mark.integration
+def test_gpu_bench_parts_run_on_cpu_in_their_own_processes():
+    """The GPU benchmark's parts (launch/benchmarks/gpu.py) on a tiny shape, on CPU with gloo: the engine plays
+    the same episodes twice and its logprobs match the model's own forward; DeepSpeed ZeRO-2 trains the adapter
+    (PEFT starts lora_B at 0). Each part runs in a spawned process, as on the GPU machine."""
+    from launch.benchmarks import gpu
+    from rl.models import resolve
+
+    tok = str(resolve("smollm2-135m", allow_download=False))
+    engine = gpu._isolated(gpu.engine_part, TINY_SHAPE, tok, 8, timeout_s=600)
+    assert "error" not in engine, engine.get("error")
+    assert engine["same_episodes"] and engine["same_greedy_episodes"]
+    assert engine["policy_tokens"] > 0 and engine["generate_baseline"]["tokens"] > 0
+    # bf16 on CPU: the engine's decode and the full forward round differently, but by little
+    assert engine["logprob_gap"]["tokens"] > 0 and engine["logprob_gap"]["mean_abs"] < 0.05
+
+    learner = gpu._isolated(gpu.learner_part, TINY_SHAPE, tok, 2, timeout_s=600)
+    assert "error" not in learner, learner.get("error")
+    assert learner["backend"] == "gloo" and learner["zero_stage"] == 2
+    assert learner["steps"] == gpu.STEPS and len(learner["loss"]) == gpu.STEPS
+    assert learner["lora_B_abs_sum_after"] > 0
+
+
+def test_gpu_bench_refuses_a_machine_without_cuda(monkeypatch):
+    from launch.benchmarks import gpu
+
+    monkeypatch.setattr(gpu.torch.cuda, "is_available", lambda: False)
+    assert "no CUDA device" in gpu.run()["error"]

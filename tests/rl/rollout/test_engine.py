@@ -305,7 +305,7 @@ def _episodes_with_and_without_reuse(model, tok, overrides: list[str], n_tasks: 
     """
     import envs.tasks
     from rl.config import load_config
-    from rl.rollout.pool import RolloutSetup, build_runner
+    from rl.rollout.setup import RolloutSetup, build_runner
 
     cfg = load_config(None, ["model.lora=null", "format.tool_style=compact", *overrides])
     tasks = envs.tasks.generate(n_tasks, "train", seed=0, categories=["multi_turn", "multi_step"])

@@ -170,7 +170,7 @@ def test_a_call_can_set_its_own_max_turns(tok, flaky):
 def test_lockstep_batch_with_real_model_is_seed_deterministic(tok):
     from rl.checkpoint import load_policy
     from rl.config import load_config
-    from rl.rollout.pool import RolloutSetup, build_runner
+    from rl.rollout.setup import RolloutSetup, build_runner
 
     cfg = load_config(None, ["model.name_or_path=tiny-random", "rollout.max_new_tokens=12", "format.tool_style=compact"])
     model, tok2 = load_policy("tiny-random")

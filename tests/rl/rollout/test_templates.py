@@ -101,7 +101,7 @@ def test_multi_turn_rollouts_on_another_template_keep_the_env_mask_contract(temp
     import envs
     from rl.checkpoint import load_policy
     from rl.config import load_config
-    from rl.rollout.pool import RolloutSetup, build_runner
+    from rl.rollout.setup import RolloutSetup, build_runner
     from rl.train.ppo import message_spans
 
     cfg = load_config(None, ["model.name_or_path=tiny-random", "model.lora=null", "format.name=native",

@@ -145,7 +145,8 @@ def test_a_dying_rollout_worker_is_restarted_resynced_and_its_batch_retried():
 
     import envs
     from rl.config import load_config
-    from rl.rollout.pool import RolloutPool, RolloutSetup
+    from rl.rollout.pool import RolloutPool
+    from rl.rollout.setup import RolloutSetup
 
     cfg = load_config(None, ["model.name_or_path=tiny-random", "rollout.num_workers=2", "rollout.max_new_tokens=8",
                              "format.tool_style=compact", "rollout.max_turns=1"])
