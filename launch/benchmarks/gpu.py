@@ -5,9 +5,11 @@ and each DeepSpeed run gets a fresh distributed state. Parts:
 
 1. `engine/<shape>/<n>`: n episodes of the demo's six categories with its rollout settings (configs/demo.yaml:
    temperature 0.7, per-episode seeds, max_new_tokens 64, max_turns 2) through `EpisodeRunner` + `HFEngine`,
-   timed twice; `same_episodes` says whether the second pass played the same tokens. The baseline, measured
-   in the same process, is plain `model.generate` sampling the same first-round prompts (left-padded, same
-   max_new_tokens): `vs_generate` is our policy tokens/s over its generated tokens/s.
+   timed twice; `same_episodes` says whether the second pass played the same tokens. Two greedy passes of the
+   same episodes follow: `sampled_vs_greedy` prices the sampler. The baseline, measured in the same process, is
+   plain `model.generate` sampling the same first-round prompts (left-padded, same max_new_tokens):
+   `vs_generate` is our sampled policy tokens/s over its generated tokens/s. The `/deterministic` part runs
+   under `torch.use_deterministic_algorithms`.
    `logprob_gap`: mean |engine logprob - learner logprob| per policy token, the learner's forward being the
    same bf16 model over the whole sequence with logits / temperature, as TRL computes it.
 2. `learner/<shape>/zero<k>`: `ToolGRPOTrainer` (TRL's loss, our length-grouped micro-batches and labelled-only

@@ -209,14 +209,17 @@ def test_roomy_cache_layer_grows_like_a_dynamic_layer():
     assert torch.equal(roomy.keys, plain.keys) and roomy.get_seq_length() == 8
 
 
+@pytest.mark.parametrize("noise_on_device", [False, True], ids=["cpu-noise", "device-noise"])
 @pytest.mark.parametrize("variant", ["default", "one-chunk-no-prune"])
-def test_sampled_tokens_do_not_depend_on_batch_mates(policy, variant):
-    """Also across rounds: a row that finishes early must not draw while its batch mates decode."""
+def test_sampled_tokens_do_not_depend_on_batch_mates(policy, variant, noise_on_device):
+    """Also across rounds: a row that finishes early must not draw while its batch mates decode. With the noise
+    drawn where the model is (the default off CPU, forced here on CPU), each row's draws still come from its own
+    generator alone."""
     contexts = _contexts()
     budgets = [[4, 6, 3, 5], [3, 5, 6, 2], [4, 4, 4, 4]]
     seeds = [11, 22, 33, 44]
     batch, _ = _play(
-        _engine(policy, **ENGINE_VARIANTS[variant]),
+        _engine(policy, noise_on_device=noise_on_device, **ENGINE_VARIANTS[variant]),
         contexts,
         budgets,
         generators=[torch.Generator().manual_seed(s) for s in seeds],
@@ -226,7 +229,7 @@ def test_sampled_tokens_do_not_depend_on_batch_mates(policy, variant):
     )
     for i in (0, 2, 3):
         alone, _ = _play(
-            _engine(policy),
+            _engine(policy, noise_on_device=noise_on_device),
             [contexts[i]],
             [[b[i]] for b in budgets],
             generators=[torch.Generator().manual_seed(seeds[i])],
@@ -237,6 +240,17 @@ def test_sampled_tokens_do_not_depend_on_batch_mates(policy, variant):
         )
         for r in range(len(budgets)):
             assert alone[r][0].ids == batch[r][i].ids
+
+
+def test_device_noise_is_another_draw_of_the_same_rng():
+    """The two noise schemes draw from the row's generator in different ways: different numbers, each one
+    reproducible from the seed alone."""
+    def noise(seed: int, on_device: bool) -> torch.Tensor:
+        return HFEngine._noise([torch.Generator().manual_seed(seed)], 1000, torch.device("cpu"), on_device)
+
+    assert torch.equal(noise(5, True), noise(5, True)) and torch.equal(noise(5, False), noise(5, False))
+    assert not torch.equal(noise(5, True), noise(5, False)) and not torch.equal(noise(5, True), noise(6, True))
+    assert noise(5, True).shape == (1, 1000) and 0.0 <= float(noise(5, True).min()) < float(noise(5, True).max()) <= 1.0
 
 
 def test_logprobs_are_log_softmax_of_scaled_logits(policy):
