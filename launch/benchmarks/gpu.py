@@ -199,11 +199,11 @@ def learner_part(shape: dict[str, Any], tokenizer_dir: str, zero_stage: int) -> 
     rollouts = _demo_shaped_rollouts()
     ds_config = json.loads((ROOT / "configs" / "deepspeed" / f"zero{zero_stage}.json").read_text())
     args = GRPOConfig(
-        output_dir=tempfile.mkdtemp(prefix="gpu-learner-"), per_device_train_batch_size=TASKS * GENERATIONS, num_generations=GENERATIONS,
-        max_steps=STEPS, bf16=True, use_cpu=DEVICE == "cpu", deepspeed=ds_config, report_to=[], save_strategy="no", logging_steps=1,
-        beta=0.0, loss_type="dapo", remove_unused_columns=False, gradient_checkpointing=False,
-        max_completion_length=768, learning_rate=cfg.algorithm.learning_rate, lr_scheduler_type="constant",
-        disable_tqdm=True,
+        output_dir=tempfile.mkdtemp(prefix="gpu-learner-"), per_device_train_batch_size=TASKS * GENERATIONS,
+        num_generations=GENERATIONS, max_steps=STEPS, bf16=True, use_cpu=DEVICE == "cpu", deepspeed=ds_config,
+        report_to=[], save_strategy="no", logging_steps=1, beta=0.0, loss_type="dapo", remove_unused_columns=False,
+        gradient_checkpointing=False, max_completion_length=768, learning_rate=cfg.algorithm.learning_rate,
+        lr_scheduler_type="constant", disable_tqdm=True,
     )
     trainer = ToolGRPOTrainer(
         model=model, processing_class=tok, reward_funcs=[ComponentReward("ast")], args=args,
