@@ -92,7 +92,7 @@ def _demo_cfg() -> Any:
 # ---- 1. the engine -------------------------------------------------------------------------------------------
 def engine_part(shape: dict[str, Any], tokenizer_dir: str, episodes: int, deterministic: bool = False) -> dict[str, Any]:
     import envs.tasks
-    from launch.benchmarks.rollout import DEMO_CATEGORIES
+    from launch.benchmarks.rollout import DEMO_CATEGORIES, _baseline_generate
     from rl.rollout.episodes import episode_seed
     from rl.rollout.setup import RolloutSetup, build_runner
 
@@ -127,22 +127,9 @@ def engine_part(shape: dict[str, Any], tokenizer_dir: str, episodes: int, determ
     greedy_rate = tokens(greedy[0][1]) / min(s for s, _ in greedy)
 
     # Baseline: plain generate, sampling the same first-round prompts to the same budget.
-    prompts = [tr.prompt_ids for tr in trajs]
-    L = max(map(len, prompts))
-    ids = torch.full((len(prompts), L), tok.pad_token_id, dtype=torch.long, device=DEVICE)  # [B, L]
-    attn = torch.zeros_like(ids)  # [B, L]
-    for i, p in enumerate(prompts):
-        ids[i, L - len(p):] = torch.tensor(p, device=DEVICE)
-        attn[i, L - len(p):] = 1
-    _sync()
-    t = time.perf_counter()
-    with torch.inference_mode():
-        out = model.generate(input_ids=ids, attention_mask=attn, max_new_tokens=max_new, do_sample=True,
-                             temperature=T, top_p=1.0, top_k=0, eos_token_id=runner.renderer.stop_token_ids,
-                             pad_token_id=tok.pad_token_id)
-    _sync()
-    generate_s = time.perf_counter() - t
-    generated = int((out[:, L:] != tok.pad_token_id).sum())
+    generate_s, generated_rows = _baseline_generate(model, tok, [tr.prompt_ids for tr in trajs],
+                                                    runner.renderer.stop_token_ids, max_new, temperature=T)
+    generated = sum(map(len, generated_rows))
 
     # Engine vs learner logprobs on the policy tokens of the first 16 episodes.
     gaps = []

@@ -62,29 +62,39 @@ def _median(xs: list[float]) -> float:
 
 # ---- 1. Ray pool vs plain generate ------------------------------------------------------------------------
 def _baseline_generate(
-    model: Any, tok: Any, prompts: list[list[int]], stop_ids: list[int], max_new_tokens: int
+    model: Any, tok: Any, prompts: list[list[int]], stop_ids: list[int], max_new_tokens: int,
+    temperature: float | None = None,
 ) -> tuple[float, list[list[int]]]:
-    """Plain `model.generate` (greedy) on the left-padded batch.
+    """Plain `model.generate` on the left-padded batch, on the model's device: greedy, or sampled at `temperature`
+    (no top-k or top-p) from its global RNG.
 
     Returns:
         Seconds taken, and per row the generated ids up to and including the first stop token.
     """
+    dev = model.device
     L = max(map(len, prompts))
     input_ids = torch.full((len(prompts), L), tok.pad_token_id, dtype=torch.long)  # [B, L] left-padded
     attn = torch.zeros((len(prompts), L), dtype=torch.long)  # [B, L]
     for i, p in enumerate(prompts):
         input_ids[i, L - len(p) :] = torch.tensor(p)
         attn[i, L - len(p) :] = 1
+    input_ids, attn = input_ids.to(dev), attn.to(dev)
+    sampling = {"do_sample": False} if temperature is None else {"do_sample": True, "temperature": temperature,
+                                                                 "top_p": 1.0, "top_k": 0}
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     t = time.perf_counter()
     with torch.inference_mode():
         out = model.generate(
             input_ids=input_ids,
             attention_mask=attn,
             max_new_tokens=max_new_tokens,
-            do_sample=False,
             eos_token_id=stop_ids,
             pad_token_id=tok.pad_token_id,
+            **sampling,
         )
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
     seconds = time.perf_counter() - t
     rows = []
     for row in out[:, L:].tolist():
