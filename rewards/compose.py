@@ -18,12 +18,19 @@ import dataclasses
 from collections.abc import Callable
 
 from envs.open_world import SEARCH_TOOL_NAME, is_open
+from envs.schema import tool_name
 from envs.types import Episode, Task
 from rewards import ast_match, decision, execution, format, length, relevance, retrieval
 from rewards.types import RewardResult, RewardSpec, ScoreResult
 
 
 def _ast_strict(task: Task, episode: Episode, spec: RewardSpec) -> RewardResult:
+    # A training reward, not an evaluation verdict: BFCL's checker passes text that decodes to no call where no
+    # call is right, so `ast` alone pays a malformed call attempt like an abstention. Here an attempt fails.
+    names = [tool_name(t) for t in task.tools]
+    attempt = next((a for s in episode.steps if (a := format.call_attempt(s, names)) is not None), None)
+    if attempt is not None:
+        return RewardResult(0.0, False, attempt)
     r = ast_match.check_episode(task, episode)
     return RewardResult(1.0 if r.valid else 0.0, r.valid, r.error_type, r.details)
 

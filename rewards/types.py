@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Every component `rewards.score` knows, in the order they are logged. "ast_strict" is the binary
-# BFCL verdict (1.0 iff valid) for runs that want no partial credit.
+# BFCL verdict (1.0 iff valid) for runs that want no partial credit, failed by any call attempt that did not parse.
 COMPONENTS: tuple[str, ...] = ("ast", "ast_strict", "execution", "format", "relevance", "decision", "length", "retrieval")
 
 

@@ -94,11 +94,10 @@ def engine_part(shape: dict[str, Any], tokenizer_dir: str, episodes: int, determ
     import envs.tasks
     from launch.benchmarks.rollout import DEMO_CATEGORIES, _baseline_generate
     from rl.rollout.episodes import episode_seed
-    from rl.rollout.setup import RolloutSetup, build_runner
+    from rl.rollout.setup import RolloutSetup, build_runner, use_deterministic_kernels
 
-    if deterministic:  # before the first CUDA call: cuBLAS reads it when it starts
-        os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":4096:8"
-        torch.use_deterministic_algorithms(True)
+    if deterministic:
+        use_deterministic_kernels()
     cfg = _demo_cfg()
     tok = _tokenizer(tokenizer_dir)
     model = _random_model(shape, tok)

@@ -6,6 +6,7 @@ from these, and so do in-process evaluation and the benchmarks.
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,6 +61,16 @@ class RolloutSetup:
 
     def with_workers(self, n: int) -> RolloutSetup:
         return dataclasses.replace(self, rollout=dataclasses.replace(self.rollout, num_workers=n))
+
+
+def use_deterministic_kernels() -> None:
+    """Makes this process's torch kernels deterministic, so that an episode's tokens depend only on its seed.
+
+    Call it before the process's first CUDA call: cuBLAS reads its workspace setting when it starts. PyTorch
+    requires that setting for deterministic cuBLAS matmuls (its "Reproducibility" notes).
+    """
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+    torch.use_deterministic_algorithms(True)
 
 
 def reward_spec(setup: RolloutSetup) -> rewards.RewardSpec:
