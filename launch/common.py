@@ -25,13 +25,18 @@ def config_and_train_tasks(path: str, overrides: list[str], stage: Stage) -> tup
     Raises:
         SystemExit(2): after printing the config or data error (file, line and key).
     """
+    from rl.models import ModelLoadError, check_spec
+
     try:
         cfg = load_config(path, overrides, stage=stage)
+        check_spec(cfg.model.name_or_path, cfg.model.allow_download)
         return cfg, load_tasks(cfg.data, "train")
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
     except SplitError as e:
         print(f"config error: {path}: {e}", file=sys.stderr)
+    except ModelLoadError as e:
+        print(f"config error: {path}: model.name_or_path: {e}", file=sys.stderr)
     raise SystemExit(2)
 
 

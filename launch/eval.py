@@ -57,6 +57,13 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         return 2
+    from rl.models import ModelLoadError, check_spec
+
+    try:  # before any worker starts: a worker that cannot load the model only dies and is retried
+        check_spec(args.model, cfg.model.allow_download)
+    except ModelLoadError as e:
+        print(f"--model: {e}", file=sys.stderr)
+        return 2
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=args.model))
     tasks = load_benchmark(cfg, args.benchmark, args.categories, args.limit)
     if (args.tools or cfg.data.tools) == "open":

@@ -128,6 +128,23 @@ def prepare_tokenizer(model: PreTrainedModel, tokenizer: Any, fmt: Any) -> None:
         add_special_tokens(model, tokenizer, family_of(tokenizer, fmt.template_family).stops)
 
 
+def check_spec(spec: str, allow_download: bool) -> None:
+    """Fails now, in the launching process, on a model spec that no worker could load.
+
+    Cheap checks only: an alias passes (the workers convert it), and so does a hub id when downloads are allowed
+    (the workers download it). A local path must be a checkpoint, and without downloads a hub id must be in the
+    local HF cache.
+
+    Raises:
+        ModelLoadError: as `resolve` would in every worker.
+    """
+    if spec in ALIASES:
+        return
+    hub_id = not Path(spec).expanduser().exists() and not spec.startswith((".", "/", "~")) and spec.count("/") == 1
+    if not (hub_id and allow_download):
+        resolve(spec, allow_download=False)
+
+
 def resolve(spec: str, allow_download: bool) -> Path:
     """The local directory of a spec (an alias other than tiny-random, a local path, or a hub id).
 

@@ -5,9 +5,10 @@ import time
 import pytest
 import torch
 
+from launch.common import config_and_train_tasks
 from rl.checkpoint import load_policy
 from rl.config import FormatConfig
-from rl.models import ALIASES, ModelLoadError
+from rl.models import ALIASES, ModelLoadError, check_spec
 
 
 def test_tiny_random_is_deterministic_and_has_a_pad_token():
@@ -104,6 +105,33 @@ def test_unknown_hub_id_is_a_clear_error_naming_the_aliases(monkeypatch):
 def test_missing_local_path_is_a_clear_error():
     with pytest.raises(ModelLoadError, match="no such local path"):
         load_policy("./no/such/checkpoint")
+
+
+def test_check_spec_fails_in_the_launcher_on_what_no_worker_could_load(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    check_spec("tiny-random", allow_download=False)
+    check_spec("Team-ACE/ToolACE-8B-not-cached", allow_download=True)  # the workers may download it
+    with pytest.raises(ModelLoadError, match="allow_download"):
+        check_spec("Team-ACE/ToolACE-8B-not-cached", allow_download=False)
+    with pytest.raises(ModelLoadError, match="no such local path"):
+        check_spec(str(tmp_path / "run" / "final"), allow_download=True)
+    with pytest.raises(ModelLoadError, match="neither config.json nor adapter_config.json"):
+        check_spec(str(tmp_path), allow_download=False)
+
+
+def test_an_entry_point_names_a_missing_model_and_exits_before_starting_ray(tmp_path, capsys):
+    import ray
+
+    from launch.eval import main
+
+    missing = tmp_path / "grpo" / "final"
+    assert main(["--model", str(missing), "--benchmark", "toolgym", "--limit", "2", "--workers", "2"]) == 2
+    assert f"--model: {missing}: no such local path" in capsys.readouterr().err
+    assert not ray.is_initialized()
+    with pytest.raises(SystemExit) as e:
+        config_and_train_tasks("configs/smoke.yaml", [f"model.name_or_path={missing}"], stage="rl")
+    assert e.value.code == 2
+    assert f"configs/smoke.yaml: model.name_or_path: {missing}: no such local path" in capsys.readouterr().err
 
 
 @pytest.mark.integration
