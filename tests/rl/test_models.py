@@ -119,15 +119,17 @@ def test_check_spec_fails_in_the_launcher_on_what_no_worker_could_load(tmp_path,
         check_spec(str(tmp_path), allow_download=False)
 
 
-def test_an_entry_point_names_a_missing_model_and_exits_before_starting_ray(tmp_path, capsys):
-    import ray
-
+def test_an_entry_point_names_a_missing_model_and_exits_before_starting_ray(tmp_path, capsys, monkeypatch):
     from launch.eval import main
+    from rl import ray_utils
 
+    def no_ray(*args, **kwargs):
+        raise AssertionError("started Ray")
+
+    monkeypatch.setattr(ray_utils, "init_ray", no_ray)
     missing = tmp_path / "grpo" / "final"
     assert main(["--model", str(missing), "--benchmark", "toolgym", "--limit", "2", "--workers", "2"]) == 2
     assert f"--model: {missing}: no such local path" in capsys.readouterr().err
-    assert not ray.is_initialized()
     with pytest.raises(SystemExit) as e:
         config_and_train_tasks("configs/smoke.yaml", [f"model.name_or_path={missing}"], stage="rl")
     assert e.value.code == 2
