@@ -138,11 +138,14 @@ def check_spec(spec: str, allow_download: bool) -> None:
     Raises:
         ModelLoadError: as `resolve` would in every worker.
     """
-    if spec in ALIASES:
+    if spec in ALIASES or (allow_download and not Path(spec).expanduser().exists() and _is_hub_id(spec)):
         return
-    hub_id = not Path(spec).expanduser().exists() and not spec.startswith((".", "/", "~")) and spec.count("/") == 1
-    if not (hub_id and allow_download):
-        resolve(spec, allow_download=False)
+    resolve(spec, allow_download=False)
+
+
+def _is_hub_id(spec: str) -> bool:
+    """`owner/name`, not a path: what `resolve` looks up on the Hub when no local path has the name."""
+    return not spec.startswith((".", "/", "~")) and spec.count("/") == 1
 
 
 def resolve(spec: str, allow_download: bool) -> Path:
@@ -160,7 +163,7 @@ def resolve(spec: str, allow_download: bool) -> Path:
         if not (p / "config.json").is_file() and not (p / "adapter_config.json").is_file():
             raise ModelLoadError(f"{spec}: directory has neither config.json nor adapter_config.json")
         return p
-    if spec.startswith((".", "/", "~")) or spec.count("/") != 1:
+    if not _is_hub_id(spec):
         raise ModelLoadError(f"{spec}: no such local path, and not an alias ({', '.join(ALIASES)}) or hub id")
     from huggingface_hub import snapshot_download
 

@@ -141,7 +141,7 @@ class RolloutConfig:
     max_new_tokens: int = 128  # per assistant message
     max_total_tokens: int = 1024  # prompt + completion of the whole episode
     max_restarts: int = 2  # per worker, when an actor dies
-    # Deterministic kernels in every rollout worker (rl.rollout.setup.use_deterministic_kernels). A CPU's are
+    # Deterministic kernels wherever episodes are played (rl.rollout.setup.build_runner). A CPU's are
     # already; on a GPU, without them two plays of the same seeded episodes differ (README, "On a GPU").
     deterministic: bool = False
 

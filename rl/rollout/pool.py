@@ -22,7 +22,7 @@ import torch
 from ray.exceptions import RayActorError
 
 from rl.rollout.episodes import Trajectory
-from rl.rollout.setup import RolloutSetup, build_runner, use_deterministic_kernels
+from rl.rollout.setup import RolloutSetup, build_runner
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,6 @@ class RolloutWorker:
     def __init__(self, setup: RolloutSetup, worker_index: int) -> None:
         from rl.checkpoint import load_policy
 
-        if setup.rollout.deterministic:
-            use_deterministic_kernels()
         torch.set_num_threads(setup.rollout.torch_threads)
         self.setup = setup
         self.index = worker_index

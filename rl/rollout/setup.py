@@ -66,7 +66,7 @@ class RolloutSetup:
 def use_deterministic_kernels() -> None:
     """Makes this process's torch kernels deterministic, so that an episode's tokens depend only on its seed.
 
-    Call it before the process's first CUDA call: cuBLAS reads its workspace setting when it starts. PyTorch
+    Call it before the process's first CUDA matmul: cuBLAS reads its workspace setting when it starts. PyTorch
     requires that setting for deterministic cuBLAS matmuls (its "Reproducibility" notes).
     """
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
@@ -84,8 +84,14 @@ def reward_spec(setup: RolloutSetup) -> rewards.RewardSpec:
 
 
 def build_runner(setup: RolloutSetup, model: torch.nn.Module, tokenizer: Any) -> EpisodeRunner:
-    """An EpisodeRunner over an in-process model (used by workers and by in-process evaluation)."""
+    """An EpisodeRunner over an in-process model (used by workers and by in-process evaluation).
+
+    With `rollout.deterministic`, it turns this process's deterministic kernels on: every path to a runner
+    (a Ray worker, an evaluation without workers) comes here before the model's first forward.
+    """
     r = setup.rollout
+    if r.deterministic:
+        use_deterministic_kernels()
     renderer = ChatRenderer.for_format(tokenizer, setup.format)
     engine = HFEngine(model, tokenizer.pad_token_id, renderer.stop_token_ids, **dataclasses.asdict(r.hf))
     limits = Limits(
