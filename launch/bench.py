@@ -1,4 +1,4 @@
-"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,retrieval,rollout,learner,all,gpu}`.
+"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,retrieval,rollout,learner,async,all,gpu}`.
 
 `all` runs every CPU benchmark; `gpu` runs on a machine with a CUDA device only (launch/benchmarks/gpu.py).
 
@@ -51,6 +51,12 @@ def _learner() -> dict:
     return run()
 
 
+def _async() -> dict:
+    from launch.benchmarks.async_step import run
+
+    return run()
+
+
 def _gpu(out: str | None, tokenizer: str | None, only: list[str] | None) -> dict:
     from launch.benchmarks.gpu import run
 
@@ -58,7 +64,7 @@ def _gpu(out: str | None, tokenizer: str | None, only: list[str] | None) -> dict
 
 
 BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "retrieval": _retrieval, "rollout": _rollout,
-           "learner": _learner}
+           "learner": _learner, "async": _async}
 
 
 def main(argv: list[str] | None = None) -> int:

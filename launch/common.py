@@ -91,7 +91,7 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def run_child(script: str, config: Path, overrides: list[str]) -> dict[str, Any]:
+def run_child(script: str, config: Path, overrides: list[str], stdout: Any = None) -> dict[str, Any]:
     """Runs a training stage as `launch/<script>` in a child process and returns its summary.
 
     A child process, not a call: a trainer's peak memory (activations, logits, optimizer state) stays with
@@ -99,7 +99,7 @@ def run_child(script: str, config: Path, overrides: list[str]) -> dict[str, Any]
     memory on this 24 GiB machine.
     """
     cmd = [sys.executable, str(ROOT / "launch" / script), "--config", str(config), *overrides]
-    proc = subprocess.run(cmd, cwd=ROOT)
+    proc = subprocess.run(cmd, cwd=ROOT, stdout=stdout)
     if proc.returncode != 0:
         raise RuntimeError(f"stage failed (exit {proc.returncode}): {' '.join(cmd)}")
     out_dir = next(o.split("=", 1)[1] for o in overrides if o.startswith("trainer.output_dir="))

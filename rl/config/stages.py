@@ -57,6 +57,10 @@ class AlgorithmConfig:
     # len(categories) tasks holds each category once, where the demo's draw put 0 to 4 abstaining tasks in a step
     # of 8. In the demo's 8 steps it did not keep the model abstaining (README, Results).
     task_order: Literal["shuffled", "stratified"] = "shuffled"
+    # One-step-off-policy GRPO (rl/train/grpo.py): the workers play step s+1's episodes while the learner trains
+    # on step s's, so every step after the first learns from episodes of the weights one update old, importance-
+    # weighted by pi_current / pi_sampling and clipped by `epsilon`.
+    async_rollouts: bool = False
 
     def __post_init__(self) -> None:
         if self.name == "grpo" and self.num_generations < 2:
@@ -75,7 +79,7 @@ class AlgorithmConfig:
 
 
 GRPO_ONLY = {"loss_type": "dapo", "scale_rewards": "group", "multi_objective_aggregation": "sum_then_normalize",
-             "skip_flat_groups": False}
+             "skip_flat_groups": False, "async_rollouts": False}
 
 
 @dataclass
@@ -136,6 +140,7 @@ class TrainerConfig(CheckpointConfig):
     num_learners: int = 1
     gradient_accumulation_steps: int = 1  # micro-batches per optimizer step (rollouts stay on-policy)
     cpus_per_learner: float = 1.0
+    torch_threads: int = 0  # per learner process; 0: the machine's cores shared among the learners
     deepspeed: str | None = None  # path to a DeepSpeed JSON (configs/deepspeed/zero2.json)
     logging_steps: int = 1
 
@@ -145,6 +150,8 @@ class TrainerConfig(CheckpointConfig):
             raise ValueError("max_steps: must be at least 1")
         if self.num_learners < 1:
             raise ValueError("num_learners: must be at least 1")
+        if self.torch_threads < 0:
+            raise ValueError(f"torch_threads: must be >= 0, got {self.torch_threads}")
         if self.deepspeed is not None and not Path(self.deepspeed).is_file():
             raise ValueError(f"deepspeed: no such file {self.deepspeed!r}")
 

@@ -4,6 +4,9 @@ It owns the glue of a run on one learner process, and nothing else writes to it:
 - `play`: the learner's share of a step's task ids -> seeded episode requests -> the pool -> trajectories
   (on-policy: every episode comes from the weights of the current step); `rollout_func` is `play` in TRL's form
   (token ids, env_mask, logprobs and reward components) for GRPO, and PPO reads the trajectories directly;
+- with `algorithm.async_rollouts` (GRPO), the next step's episodes, started by `rollout_func` as soon as this
+  step's are in, so that the workers play them while the learner trains (one step off-policy); a checkpoint keeps
+  them (`PREFETCH_FILE`), so a resumed run trains on the same episodes;
 - `reward_funcs` and `reward_weights`: one TRL reward function per component, reading the scores the pool
   computed, and the weights from the run config, which the learner applies (TRL's advantage for GRPO, the
   token rewards for PPO); the trajectory's `total` (rewards.score) is the same weighted sum, for evaluation
@@ -21,8 +24,11 @@ without Ray (launch/benchmarks/gpu.py builds a learner on a GPU machine where Ra
 
 from __future__ import annotations
 
+import pickle
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -43,6 +49,27 @@ class ComponentReward:
 
     def __call__(self, prompts, completions, **kwargs) -> list[float]:
         return list(kwargs[f"reward_{self.name}"])
+
+
+PREFETCH_FILE = "prefetched_rollouts-rank{rank}.pkl"  # in a checkpoint: the next step's episodes (async runs)
+
+
+@dataclass
+class _Ahead:
+    """The episodes of a step started before the step: the pool's reply, or its ref while in flight."""
+
+    step: int
+    task_ids: list[str]
+    offset: int
+    ref: Any = None
+    result: tuple[list[Trajectory], dict] | None = None
+
+    def get(self) -> tuple[list[Trajectory], dict]:
+        if self.result is None:
+            import ray
+
+            self.result, self.ref = ray.get(self.ref), None
+        return self.result
 
 
 class RolloutBridge:
@@ -71,42 +98,81 @@ class RolloutBridge:
         self.timer = StepTimer()
         self.latest: list[Trajectory] = []  # the last step's episodes, for the rollout tables
         self.lost_batches = 0
+        self.ahead: _Ahead | None = None  # async runs: the next step's episodes
+        self.staleness = 0.0  # the last step's mean weight updates between sampling and learning
 
     # ---- rollouts --------------------------------------------------------------------------------------
     def play(self, step: int, task_ids: list[str], offset: int) -> list[Trajectory]:
-        """Plays this process's share of the step's episodes on the pool.
+        """Plays this process's share of the step's episodes on the pool (or takes them from `ahead`).
 
         Args:
-            step: The trainer's global step (the weights' version the workers must hold).
+            step: The trainer's global step (the weights' version the workers must hold; one less is allowed
+                for episodes started a step early).
             task_ids: This process's slice of the step's batch, whose groups of num_generations samples of a
                 task are contiguous in the global batch.
             offset: The slice's position in the global batch: sample index and seed come from the global
                 position, so they do not depend on how many learners share the batch.
         """
+        import ray
+
+        t = time.perf_counter()
+        ahead, self.ahead = self.ahead, None
+        if ahead is not None and (ahead.step, ahead.task_ids, ahead.offset) == (step, list(task_ids), offset):
+            trajs, stats = ahead.get()
+        else:
+            trajs, stats = ray.get(self.pool.rollout.remote(self._requests(step, task_ids, offset)))
+        self.timer.add(rollout_s=time.perf_counter() - t, generate_s=stats["generate_s"], env_s=stats["env_s"],
+                       reward_s=stats["reward_s"])
+        self.lost_batches = stats["lost_batches"]
+        oldest = step - 1 if self.cfg.algorithm.async_rollouts else step
+        stale = sorted(v for v in {tr.version for tr in trajs} if not oldest <= v <= step)
+        if stale:
+            raise RuntimeError(f"off-policy rollouts: worker weight versions {stale} at trainer step {step}")
+        self.latest = trajs
+        self.staleness = step - sum(tr.version for tr in trajs) / max(len(trajs), 1)
+        return trajs
+
+    def _requests(self, step: int, task_ids: list[str], offset: int) -> list[dict[str, Any]]:
         G = self.cfg.algorithm.num_generations
         requests = []
         for i, task_id in enumerate(task_ids):
             k = (offset + i) % G
             seed = episode_seed(step, task_id, k, self.cfg.trainer.seed)
             requests.append({"task": self.tasks_by_id[task_id], "seed": seed, "sample_index": k})
-        import ray
+        return requests
 
-        t = time.perf_counter()
-        trajs, stats = ray.get(self.pool.rollout.remote(requests))
-        self.timer.add(rollout_s=time.perf_counter() - t, generate_s=stats["generate_s"], env_s=stats["env_s"],
-                       reward_s=stats["reward_s"])
-        self.lost_batches = stats["lost_batches"]
-        stale = sorted({tr.version for tr in trajs} - {step})
-        if stale:
-            raise RuntimeError(f"off-policy rollouts: worker weight versions {stale} at trainer step {step}")
-        self.latest = trajs
-        return trajs
+    def start_ahead(self, step: int, task_ids: list[str], offset: int) -> None:
+        """Starts playing a later step's episodes on the weights the workers hold now; `play` takes them."""
+        self.ahead = _Ahead(step, list(task_ids), offset, ref=self.pool.rollout.remote(self._requests(step, task_ids, offset)))
+
+    def finish_ahead(self) -> None:
+        """Waits for the episodes started ahead (before the workers may take new weights)."""
+        if self.ahead is not None:
+            self.ahead.get()
+
+    def save_ahead(self, checkpoint: Path, rank: int) -> None:
+        """Keeps the episodes started ahead in a checkpoint: a run resumed from it trains on the same episodes."""
+        if self.ahead is not None:
+            a = self.ahead
+            kept = {"step": a.step, "task_ids": a.task_ids, "offset": a.offset, "result": a.get()}
+            (checkpoint / PREFETCH_FILE.format(rank=rank)).write_bytes(pickle.dumps(kept))
+
+    def load_ahead(self, checkpoint: Path, rank: int) -> None:
+        """Takes back the episodes a checkpoint kept (none kept: the step is played afresh, on-policy)."""
+        path = checkpoint / PREFETCH_FILE.format(rank=rank)
+        if path.is_file():
+            self.ahead = _Ahead(**pickle.loads(path.read_bytes()))
 
     def rollout_func(self, prompts: list[str], trainer: Any) -> dict[str, list]:
         """TRL's `rollout_func`: `prompts` are task ids, each repeated num_generations times; TRL hands each
-        process a contiguous slice of the global batch."""
+        process a contiguous slice of the global batch. In async runs, the next step's episodes start here, on
+        the weights this step's learning is about to change."""
+        step = trainer.state.global_step
         offset = trainer.accelerator.process_index * len(prompts)
-        trajs = self.play(trainer.state.global_step, prompts, offset)
+        trajs = self.play(step, prompts, offset)
+        upcoming = trainer.upcoming_prompts() if self.cfg.algorithm.async_rollouts else None
+        if upcoming is not None and step + 1 < self.cfg.trainer.max_steps:
+            self.start_ahead(step + 1, upcoming, offset)
         out: dict[str, list] = {
             "prompt_ids": [tr.prompt_ids for tr in trajs],
             "completion_ids": [tr.completion_ids for tr in trajs],
@@ -136,7 +202,8 @@ class RolloutBridge:
 
     def step_metrics(self) -> dict[str, float]:
         """The last finished step's timing, rollout counters and evaluation (merged into its logged row)."""
-        return {**self.timer.last, "rollout/lost_batches": self.lost_batches, **self.last_eval}
+        return {**self.timer.last, "rollout/lost_batches": self.lost_batches, "rollout/staleness": self.staleness,
+                **self.last_eval}
 
     # ---- evaluation during training ----------------------------------------------------------------
     def evaluate(self, step: int) -> dict[str, float]:
@@ -210,12 +277,18 @@ class _SyncAndTime(TrainerCallback):
 
     def on_train_begin(self, args, state, control, **kw):
         self.bridge.sync_weights(self.trainer, state.global_step)  # a resumed run's workers start from its weights
+        if state.global_step and self.bridge.cfg.algorithm.async_rollouts:
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            self.bridge.load_ahead(checkpoint, self.trainer.accelerator.process_index)
 
     def on_step_begin(self, args, state, control, **kw):
         self.bridge.timer.start_step()
         self.bridge.last_eval = {}
 
     def on_step_end(self, args, state, control, **kw):
+        t = time.perf_counter()
+        self.bridge.finish_ahead()  # the workers finish the next step's episodes on the weights that started them
+        self.bridge.timer.add(rollout_s=time.perf_counter() - t)
         if state.global_step % self.sync_every == 0:
             t = time.perf_counter()
             self.bridge.sync_weights(self.trainer, state.global_step)
@@ -238,6 +311,11 @@ class _SyncAndTime(TrainerCallback):
         if state.best_metric is None or value > state.best_metric:
             state.best_metric, state.best_global_step = value, state.global_step
             control.should_save = True
+
+    def on_save(self, args, state, control, **kw):
+        checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if checkpoint.is_dir():
+            self.bridge.save_ahead(checkpoint, self.trainer.accelerator.process_index)
 
 
 def _trainable_state(model: torch.nn.Module, lora: bool) -> dict[str, torch.Tensor]:

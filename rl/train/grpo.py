@@ -11,12 +11,19 @@ One optimizer step:
        `algorithm.skip_flat_groups`, without the rows whose advantage is 0.
     4. After the optimizer step, the bridge sends the new LoRA (or full) weights to every worker, tagged with
        the new step: rollouts of step s always come from weights of version s (on-policy).
+
+With `algorithm.async_rollouts` (one-step-off-policy), the trainer pulls the next step's batch one step early
+(`upcoming_prompts`) and the bridge starts playing it before this step's learning begins: step s+1's episodes come
+from the weights of step s while the learner trains on step s's (played by the weights of step s-1). TRL's loss
+then takes the workers' sampling log-probs as its old policy (`_learn_off_policy`): each token's ratio is its
+importance weight pi_current / pi_sampling, clipped as PPO clips.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import torch
 from trl import GRPOTrainer
 
 from envs.types import Task
@@ -35,12 +42,35 @@ class ToolGRPOTrainer(GRPOTrainer):
     Args:
         skip_flat_groups: Leave rows with zero advantage out of the learner's forward and backward (exact only
             under `dapo` with `beta: 0`, which `AlgorithmConfig` enforces).
+        off_policy: One-step-off-policy rollouts: the batches of the next step are pulled one step early
+            (`upcoming_prompts`), and the loss's old policy is the one that sampled the episodes.
         **kwargs: GRPOTrainer's.
     """
 
-    def __init__(self, *args: Any, skip_flat_groups: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, skip_flat_groups: bool = False, off_policy: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.skip_flat_groups = skip_flat_groups
+        self.off_policy = off_policy
+        self._ahead: tuple[Any, list] | None = None  # (epoch iterator, the next step's batches) when async
+
+    # ---- the next step's batch, pulled one step early (async rollouts) ---------------------------------
+    def get_batch_samples(self, epoch_iterator, num_batches, device):
+        if not self.off_policy:
+            return super().get_batch_samples(epoch_iterator, num_batches, device)
+        if self._ahead is not None and self._ahead[0] is epoch_iterator:
+            current = self._ahead[1]
+        else:  # the first step of an epoch (a new iterator): nothing was pulled ahead
+            current, _ = super().get_batch_samples(epoch_iterator, num_batches, device)
+        ahead, _ = super().get_batch_samples(epoch_iterator, num_batches, device)  # [] at the epoch's end
+        self._ahead = (epoch_iterator, ahead)
+        return current, None  # no "labels" in GRPO batches: HF counts no items
+
+    def upcoming_prompts(self) -> list[str] | None:
+        """This process's prompts of the next optimizer step (async rollouts), or None where they are not known:
+        on-policy runs, and the last step of an epoch."""
+        if self._ahead is None or not self._ahead[1]:
+            return None
+        return [row["prompt"] for row in self._ahead[1][0]]  # every batch of a step is the same generation batch
 
     def _prepare_inputs(self, generation_batch: dict[str, Any]) -> dict[str, Any]:
         if not self.model.training:
@@ -55,7 +85,41 @@ class ToolGRPOTrainer(GRPOTrainer):
                 scored, skipped = informative_rows(scored, n)
                 self._metrics["train"]["zero_advantage_rows_skipped_frac"].append(skipped / rows)
             self._buffered_inputs = length_grouped_microbatches(scored, n)
+            if self.off_policy:
+                self._learn_off_policy(self._buffered_inputs)
         return self._buffered_inputs[self._step % n]
+
+    def _learn_off_policy(self, micro_batches: list[dict[str, Any]]) -> None:
+        """Makes the sampling policy TRL's old policy, and logs the importance ratios of one micro-batch.
+
+        TRL's loss is PPO's clipped surrogate of the ratio pi / pi_old. In its own off-policy settings
+        (num_iterations > 1, steps_per_generation > accumulation steps) pi_old is the policy that sampled the
+        episodes, recomputed by a forward pass. Ours are sampled by the workers, whose log-probs are those of the
+        learner's forward at the same weights (gap ~1e-6 at staleness 0, tests/rl/train/test_off_policy.py), so
+        they are pi_old, without the pass (which cost ~40% of a learner step at the demo's shapes). The ratio of a
+        token is then the importance weight pi_current / pi_sampling, and PPO's clip truncates it where it would
+        push further: TRL logs that share as `clip_ratio/region_mean`.
+
+        The ratios' mean and spread need the current log-probs before the loss: one no-grad forward of the
+        shortest micro-batch measures them.
+        """
+        for mb in micro_batches:
+            mb["old_per_token_logps"] = mb["sampling_per_token_logps"]  # [b, Tc]
+        mb = micro_batches[-1]  # the shortest rows (sorted by length)
+        ids = torch.cat([mb["prompt_ids"], mb["completion_ids"]], dim=1)  # [b, Tp+Tc]
+        attention = torch.cat([mb["prompt_mask"], mb["completion_mask"]], dim=1)  # [b, Tp+Tc]
+        with torch.no_grad():
+            current, _, _ = self._get_per_token_logps_and_entropies(self.model, ids, attention, mb["completion_ids"].size(1))
+        mask = (mb["completion_mask"] * mb["tool_mask"]).bool()  # [b, Tc]: the policy's own tokens
+        log_ratio = (current - mb["sampling_per_token_logps"])[mask]  # [N]
+        if not len(log_ratio):
+            return
+        ratio = log_ratio.exp()
+        m = self._metrics["train"]
+        m["async/is_ratio_mean"].append(ratio.mean().item())
+        m["async/is_ratio_outside_clip_frac"].append(
+            ((ratio < 1 - self.epsilon_low) | (ratio > 1 + self.epsilon_high)).float().mean().item())
+        m["async/logp_gap_mean"].append(log_ratio.abs().mean().item())
 
 
 def grpo_args(cfg: RLRunConfig, world_size: int, ds_config: dict | None, reward_weights: list[float]):
@@ -83,6 +147,9 @@ def grpo_args(cfg: RLRunConfig, world_size: int, ds_config: dict | None, reward_
         gradient_checkpointing=cfg.model.gradient_checkpointing,
         max_completion_length=cfg.rollout.max_total_tokens,
         log_completions=False,
+        # The loss takes log-probs at the temperature the workers sample at, so that its gradient is that of the
+        # sampling policy (and comparable with the workers' logprobs); TRL's default is 1.0.
+        temperature=cfg.rollout.temperature,
         # stratified: the tasks come in rl.data.stratified_order (rl/train/run.py), which TRL's sampler then keeps
         shuffle_dataset=a.task_order == "shuffled",
     )
@@ -110,6 +177,7 @@ def build_learner(cfg: RLRunConfig, pool: Any, tasks: list[Task], world: int, ds
         peft_config=peft_lora_config(cfg.model.lora, model) if cfg.model.lora else None,
         rollout_func=bridge.rollout_func,
         skip_flat_groups=cfg.algorithm.skip_flat_groups,
+        off_policy=cfg.algorithm.async_rollouts,
     )
     for callback in bridge.callbacks(trainer):
         trainer.add_callback(callback)

@@ -132,7 +132,7 @@ def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str
     # The workers load their model while the learners start: a call to the pool waits for the workers it
     # needs, so nothing waits on `ready` here, and a worker that cannot start fails the learner's first rollout.
     pool = RolloutPool.remote(RolloutSetup.of(cfg, lora=cfg.model.lora))
-    threads = max(1, int((os.cpu_count() or 2) // cfg.trainer.num_learners))
+    threads = cfg.trainer.torch_threads or max(1, int((os.cpu_count() or 2) // cfg.trainer.num_learners))
     trainer = TorchTrainer(
         _learner_loop,
         train_loop_config={

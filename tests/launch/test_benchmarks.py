@@ -175,3 +175,16 @@ def test_gpu_bench_refuses_a_machine_without_cuda(monkeypatch):
 
     monkeypatch.setattr(gpu.torch.cuda, "is_available", lambda: False)
     assert "no CUDA device" in gpu.run()["error"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_async_bench_times_both_runs_and_the_async_one_learns_one_step_off_policy():
+    from launch.benchmarks.async_step import run
+
+    out = run("tiny-random", steps=2, prompts_per_step=2, num_generations=2,
+              overrides=["model.lora.top_layers=null", "rollout.max_new_tokens=8", "rollout.max_total_tokens=512",
+                         "data.train_size=16"])
+    assert out["sync"]["staleness"] == [0.0, 0.0] and out["async"]["staleness"] == [0.0, 1.0]
+    assert out["async_step_speedup"] > 0 and len(out["async"]["async/is_ratio_mean"]) == 2
+    assert out["async"]["async/logp_gap_mean"][0] < 1e-3  # the first step is on-policy: workers' log-probs = learner's

@@ -3,6 +3,7 @@
 import random
 
 import torch
+from tiny_trainer import tiny_grpo_trainer
 
 from rl.train.batching import informative_rows, length_grouped_microbatches, trim_padding
 
@@ -70,18 +71,13 @@ def test_informative_rows_leave_out_zero_advantages_and_keep_one_row_per_microba
 def test_microbatch_gradient_equals_padded_full_batch_gradient(tmp_path):
     """TRL's loss on the padded batch and the sum over our unpadded micro-batches give the same gradient, with or
     without the rows of flat groups."""
-    from datasets import Dataset
-    from trl import GRPOConfig
     from trl.trainer.utils import split_tensor_dict
 
     from rl.checkpoint import load_policy
-    from rl.train.bridge import ComponentReward
-    from rl.train.grpo import ToolGRPOTrainer
 
     torch.manual_seed(0)
     rng = random.Random(0)
     model, tok = load_policy("tiny-random")
-    model = model.double()  # in float32 the batch shape alone (kernel tiling) moves logps by up to ~4e-3 here, TRL's own padded path included
     prompts = [[rng.randrange(10, 500) for _ in range(rng.randrange(4, 40))] for _ in range(ROWS // 2)]
     completions = [[rng.randrange(10, 500) for _ in range(rng.randrange(2, 30))] for _ in range(ROWS)]
 
@@ -94,14 +90,7 @@ def test_microbatch_gradient_equals_padded_full_batch_gradient(tmp_path):
             "reward_ast": [0.0, 1.0, 2.0, 2.0, 1.0, 0.0, 1.0, 1.0],  # groups of 2: the second and fourth are flat
         }
 
-    args = GRPOConfig(
-        output_dir=str(tmp_path), per_device_train_batch_size=2, gradient_accumulation_steps=4, num_generations=2,
-        max_steps=1, use_cpu=True, report_to=[], beta=0.0, loss_type="dapo", remove_unused_columns=False,
-    )
-    trainer = ToolGRPOTrainer(
-        model=model, processing_class=tok, reward_funcs=[ComponentReward("ast")], args=args,
-        train_dataset=Dataset.from_list([{"prompt": f"t{i}"} for i in range(4)]), rollout_func=rollout_func,
-    )
+    trainer = tiny_grpo_trainer(tmp_path, model, tok, rollout_func)
     trainer.model.train()
     trainer.current_gradient_accumulation_steps = 4  # set by Trainer.train(); we call the loss directly
     batch = trainer._generate_and_score_completions([{"prompt": f"t{i // 2}"} for i in range(ROWS)])

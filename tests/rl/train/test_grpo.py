@@ -5,12 +5,14 @@ SFT smoke model comes from conftest.py).
 
 import json
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import torch
+
 from runs import ENV, PY, ROOT, metrics, run, run_until, summary
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -138,6 +140,36 @@ def test_kill_mid_run_then_resume_loses_and_repeats_no_step_on_the_llama3_1_temp
     assert state["global_step"] == 3
     ids = {p.name.rsplit("-", 1)[-1] for p in (out / "wandb").glob("offline-run-*")}
     assert len(ids) == 1  # the resumed run continued the same W&B run id
+
+
+def test_async_rollouts_learn_one_step_off_policy_and_a_resumed_run_trains_on_the_same_episodes(sft_model, ray_head,
+                                                                                                  tmp_path):
+    from safetensors.torch import load_file
+
+    args = ["launch/grpo.py", "--config", "configs/smoke.yaml", f"model.name_or_path={sft_model}",
+            "algorithm.async_rollouts=true", "trainer.max_steps=3", "trainer.save_steps=1", "trainer.save_total_limit=3",
+            "logging.report_to=none", "eval.every_n_steps=0"]
+    full = tmp_path / "full"
+    result = summary(run([*args, f"trainer.output_dir={full}"], env=ray_head.joined(ENV)).stdout)
+    assert result["steps"] == 3 and result["worker_versions"] == [3, 3]
+    rows = metrics(full)
+    # the first step plays on its own weights; every later one learns from episodes of the weights one update old
+    assert [r["rollout/staleness"] for r in rows] == [0.0, 1.0, 1.0]
+    assert all(r["async/is_ratio_mean"] > 0 and 0 <= r["async/is_ratio_outside_clip_frac"] <= 1 for r in rows)
+    assert (full / "checkpoint-1" / "prefetched_rollouts-rank0.pkl").is_file()
+    assert not (full / "checkpoint-3" / "prefetched_rollouts-rank0.pkl").exists()  # no step after the last
+    # Resume from checkpoint-1 alone: step 2 trains on the episodes checkpoint-1 kept (played by step 1's
+    # weights), so steps 2 and 3 and the final weights are the uninterrupted run's.
+    part = tmp_path / "part"
+    shutil.copytree(full / "checkpoint-1", part / "checkpoint-1")
+    run([*args, f"trainer.output_dir={part}", "--resume"], env=ray_head.joined(ENV))
+    resumed = {r["step"]: r for r in metrics(part)}
+    for r in rows[1:]:
+        assert resumed[r["step"]]["rollout/staleness"] == 1.0
+        assert resumed[r["step"]]["reward"] == pytest.approx(r["reward"], abs=0)
+        assert resumed[r["step"]]["loss"] == pytest.approx(r["loss"], rel=1e-5)
+    a, b = load_file(full / "final" / "adapter_model.safetensors"), load_file(part / "final" / "adapter_model.safetensors")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
 def test_a_dying_rollout_worker_is_restarted_resynced_and_its_batch_retried():
