@@ -96,7 +96,8 @@ def run_child(script: str, config: Path, overrides: list[str], stdout: Any = Non
 
     A child process, not a call: a trainer's peak memory (activations, logits, optimizer state) stays with
     the process on CPU (the allocator keeps freed pages), and the next stage's Ray workers then ran out of
-    memory on this 24 GiB machine.
+    memory on this 24 GiB machine. `stdout` takes the child's standard output (None: this process's; a
+    benchmark that prints JSON sends it to stderr).
     """
     cmd = [sys.executable, str(ROOT / "launch" / script), "--config", str(config), *overrides]
     proc = subprocess.run(cmd, cwd=ROOT, stdout=stdout)

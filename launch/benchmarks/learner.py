@@ -19,9 +19,8 @@ Rounds alternate the four ways and the medians are compared, so machine noise hi
 gradients must agree up to float32 rounding. A GRPO gradient sums terms of both signs (advantages +-1) that
 largely cancel, so float32 rounding in the log-probs moves the net gradient by far more than their own
 relative error. The benchmark therefore also measures that floor in the same run: TRL's own path split into 4
-micro-batches (`trl_split4`, untimed) against the same batch in one piece. In float64 the grouped gradient
-equals TRL's to 1e-7 (tests/rl/train/test_batching.py): RoPE computes its angles in float32, at positions that
-the trimmed padding shifts.
+micro-batches (`trl_split4`, untimed) against the same batch in one piece. On tiny-random the grouped gradient
+equals TRL's to 1e-6 (tests/rl/train/test_batching.py).
 """
 
 from __future__ import annotations
@@ -83,6 +82,9 @@ def _trainer(model_name: str, rollouts: dict[str, list], checkpointing: bool, ou
         output_dir=out_dir, per_device_train_batch_size=TASKS * GENERATIONS, num_generations=GENERATIONS,
         max_steps=1, use_cpu=True, report_to=[], beta=0.0, loss_type="dapo", remove_unused_columns=False,
         gradient_checkpointing=checkpointing, max_completion_length=768,
+        # float32, as the training runs compute (they pass `trainer.bf16`, false): GRPOConfig's default bf16=True
+        # would turn on bf16 autocast on CPU too, for both sides, and this compares paths, not precisions.
+        bf16=False,
     )
     trainer = ToolGRPOTrainer(
         model=model, processing_class=tok, reward_funcs=[ComponentReward("ast")], args=args,
