@@ -97,7 +97,7 @@ class ToolGRPOTrainer(GRPOTrainer):
         episodes, recomputed by a forward pass. Ours are sampled by the workers, whose log-probs are those of the
         learner's forward at the same weights (9.3e-7 nats a token apart at staleness 0 on the demo's shapes), so
         they are pi_old without the pass. That pass, over the whole batch, cost more than the overlap saved:
-        async steps took 52.9 s with it and 40.5 s without (`launch/bench.py async`). The ratio of a token is then
+        async steps took 52.9 s with it and 40.5 s without (two runs of `launch/bench.py async`). The ratio of a token is then
         the importance weight pi_current / pi_sampling, and PPO's clip truncates it where it would push further:
         TRL logs that share as `clip_ratio/region_mean`.
 

@@ -3,7 +3,7 @@
 import random
 
 import torch
-from tiny_trainer import tiny_grpo_trainer
+from tiny_trainer import loss_gradient, tiny_grpo_trainer
 
 from rl.train.batching import informative_rows, length_grouped_microbatches, trim_padding
 
@@ -96,10 +96,7 @@ def test_microbatch_gradient_equals_padded_full_batch_gradient(tmp_path):
     batch = trainer._generate_and_score_completions([{"prompt": f"t{i // 2}"} for i in range(ROWS)])
 
     def grad_of(batches: list[dict]) -> torch.Tensor:
-        trainer.model.zero_grad()
-        for mb in batches:
-            trainer.compute_loss(trainer.model, mb).backward()
-        return torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])
+        return loss_gradient(trainer, batches)
 
     # TRL's own path: the padded batch split (unsorted) into 4 micro-batches of the full width
     reference = grad_of(split_tensor_dict(batch, 4))

@@ -6,7 +6,7 @@ import random
 
 import pytest
 import torch
-from tiny_trainer import tiny_grpo_trainer
+from tiny_trainer import loss_gradient, tiny_grpo_trainer
 
 from rl.train.grpo import ToolGRPOTrainer
 
@@ -49,10 +49,7 @@ def test_the_old_policy_is_the_sampling_policy_so_a_tokens_ratio_is_its_importan
         return out
 
     def grad(batches, keep=lambda adv: adv) -> torch.Tensor:
-        trainer.model.zero_grad()
-        for mb in batches:
-            trainer.compute_loss(trainer.model, {**mb, "advantages": keep(mb["advantages"])}).backward()
-        return torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])
+        return loss_gradient(trainer, [{**mb, "advantages": keep(mb["advantages"])} for mb in batches])
 
     on_policy = grad(on_policy_batches)
     assert on_policy.abs().sum() > 0

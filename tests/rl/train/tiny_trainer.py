@@ -1,7 +1,10 @@
-"""A ToolGRPOTrainer on tiny-random whose rollouts a test fixes, for tests that call its loss directly."""
+"""A ToolGRPOTrainer on tiny-random whose rollouts a test fixes, for tests that call its loss directly, and the
+gradient of that loss over micro-batches."""
 
 from pathlib import Path
 from typing import Any
+
+import torch
 
 
 def tiny_grpo_trainer(tmp_path: Path, model: Any, tok: Any, rollout_func: Any, **kwargs: Any) -> Any:
@@ -23,3 +26,11 @@ def tiny_grpo_trainer(tmp_path: Path, model: Any, tok: Any, rollout_func: Any, *
         train_dataset=Dataset.from_list([{"prompt": f"t{i}"} for i in range(4)]), rollout_func=rollout_func,
         **kwargs,
     )
+
+
+def loss_gradient(trainer: Any, micro_batches: list[dict]) -> torch.Tensor:
+    """The flat gradient of TRL's loss summed over the micro-batches, from zeroed gradients."""
+    trainer.model.zero_grad()
+    for mb in micro_batches:
+        trainer.compute_loss(trainer.model, mb).backward()
+    return torch.cat([p.grad.flatten() for p in trainer.model.parameters() if p.grad is not None])
