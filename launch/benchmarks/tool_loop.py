@@ -55,8 +55,8 @@ SFT_OVERRIDES = [
     "format.name=native",
     "format.chat_template=qwen3",  # TRL's Qwen3 template: its `<tool_call>` grammar is what TRL parses
     "data.categories=[simple, multiple, multi_step]",
-    # A model that calls is all this benchmark needs. The demo's data settings would give about 3.4x the examples,
-    # 30% of them needed-tool-removed ones that teach declining, which this benchmark does not time.
+    # A model that calls is all this benchmark needs. The demo's data settings would give about 4x the examples,
+    # half of them abstaining, which teaches declining: this benchmark does not time it.
     "data.train_size=120",
     "sft.non_fc_ratio=0.1",
     # The native prompt carries the tools' full JSON schemas: at the config's 640 tokens two thirds of the
