@@ -95,18 +95,15 @@ def test_microbatch_gradient_equals_padded_full_batch_gradient(tmp_path):
     trainer.current_gradient_accumulation_steps = 4  # set by Trainer.train(); we call the loss directly
     batch = trainer._generate_and_score_completions([{"prompt": f"t{i // 2}"} for i in range(ROWS)])
 
-    def grad_of(batches: list[dict]) -> torch.Tensor:
-        return loss_gradient(trainer, batches)
-
     # TRL's own path: the padded batch split (unsorted) into 4 micro-batches of the full width
-    reference = grad_of(split_tensor_dict(batch, 4))
-    ours = grad_of(length_grouped_microbatches(batch, 4))
+    reference = loss_gradient(trainer, split_tensor_dict(batch, 4))
+    ours = loss_gradient(trainer, length_grouped_microbatches(batch, 4))
     assert reference.abs().sum() > 0
     torch.testing.assert_close(ours, reference, rtol=1e-6, atol=1e-7)  # grads reach 5e-2
     kept, skipped = informative_rows(batch, 3)
     assert skipped == 4
     for n in (3, 4):  # micro-batches of unequal sizes too
-        torch.testing.assert_close(grad_of(length_grouped_microbatches(kept, n)), reference, rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(loss_gradient(trainer, length_grouped_microbatches(kept, n)), reference, rtol=1e-6, atol=1e-7)
 
     trainer._step, trainer._buffered_inputs = 0, None
     first = trainer._prepare_inputs([{"prompt": f"t{i // 2}"} for i in range(ROWS)])
