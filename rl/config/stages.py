@@ -210,6 +210,9 @@ class SFTConfig:
     batch_size: int = 8
     max_length: int = 512
     non_fc_ratio: float = 0.0  # share of synthetic "no fitting tool" examples
+    # Where removing the needed tools leaves none, offer one unneeded tool of the task's domain instead
+    # (BFCL's irrelevance shape: one near-topic function).
+    non_fc_near_miss: bool = False
     reasoning: bool = False  # a short rationale before the calls (CoT variant)
     chat_mix_path: str | None = None  # general chat JSONL blended in (instruction following)
     chat_mix_ratio: float = 0.0

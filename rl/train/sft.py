@@ -35,6 +35,7 @@ def build_dataset(cfg: SFTRunConfig, tasks: list[Task], tokenizer: Any) -> tuple
         tasks,
         renderer,
         non_fc_ratio=s.non_fc_ratio,
+        non_fc_near_miss=s.non_fc_near_miss,
         reasoning=s.reasoning,
         chat_rows=read_chat_rows(s.chat_mix_path) if s.chat_mix_path else None,
         chat_mix_ratio=s.chat_mix_ratio,

@@ -184,15 +184,29 @@ def _is_readonly(task: Task, tool: str) -> bool:
     return False
 
 
-def non_fc_variant(task: Task) -> Task | None:
+def non_fc_variant(task: Task, near_miss: random.Random | None = None) -> Task | None:
     """The same request with the tools its answer needs removed: the right reply has no call.
 
-    Returns None for tasks whose ground truth has no call (they already teach not calling).
+    Args:
+        task: A task whose ground truth has calls.
+        near_miss: When removing the needed tools leaves none (simple and parallel tasks offer only those),
+            offer instead one tool of the task's domain that the answer does not need, drawn with this rng.
+            That is BFCL's irrelevance shape (one near-topic function); without it such a variant offers no
+            tool at all, and abstaining needs no judgement of what the tools do.
+
+    Returns:
+        The variant, or None for tasks whose ground truth has no call (they already teach not calling).
     """
     needed = {name for turn in task.ground_truth for call in turn for name in call}
     if not needed:
         return None
     tools = [t for t in task.tools if tool_name(t) not in needed]
+    if not tools and near_miss is not None:
+        pool = sorted(n for d in task.domains if d in DOMAINS for n in DOMAINS[d].tool_specs() if n not in needed)
+        if pool:
+            name = near_miss.choice(pool)
+            tools = [next(DOMAINS[d].tool_specs()[name].schema for d in task.domains
+                          if d in DOMAINS and name in DOMAINS[d].tool_specs())]
     return Task(
         id=task.id + "/non_fc",
         category="irrelevance",
@@ -252,6 +266,7 @@ def build_examples(
     renderer: ChatRenderer,
     *,
     non_fc_ratio: float = 0.0,
+    non_fc_near_miss: bool = False,
     reasoning: bool = False,
     chat_rows: list[dict[str, Any]] | None = None,
     chat_mix_ratio: float = 0.0,
@@ -264,6 +279,8 @@ def build_examples(
         tasks: Source tasks (generated, or loaded from JSONL).
         renderer: Chat rendering for the policy's tokenizer and format.
         non_fc_ratio: Share of the final set that is synthetic "needed tool removed" examples.
+        non_fc_near_miss: Where that removal leaves no tool, offer one unneeded tool of the task's domain
+            (`non_fc_variant`).
         reasoning: Put a one-line rationale before each call message.
         chat_rows: General chat rows ({"messages": [...]}) to blend in.
         chat_mix_ratio: Share of the final set that is chat rows.
@@ -293,7 +310,9 @@ def build_examples(
     n_fc = len(out)
     if non_fc_ratio > 0:
         want = round(n_fc * non_fc_ratio / (1 - non_fc_ratio))
-        candidates = [v for v in (non_fc_variant(t) for t in tasks) if v is not None]
+        # Its own rng, so that turning near misses on changes which tools are offered and nothing else.
+        near_miss = random.Random(seed) if non_fc_near_miss else None
+        candidates = [v for v in (non_fc_variant(t, near_miss) for t in tasks) if v is not None]
         for t in rng.sample(candidates, min(want, len(candidates))):
             add(t, "non_fc")
     if chat_mix_ratio > 0 and chat_rows:
