@@ -16,6 +16,9 @@ Categories (see envs.types.CATEGORIES):
 Held-out test split: phrasing templates and entity pools are disjoint from train, and the domains in
 `TEST_ONLY_DOMAINS` appear only in test. Generation is deterministic in (seed, split), and task i does
 not depend on n: `generate(10, ...)` is a prefix of `generate(1000, ...)` with the same arguments.
+
+`non_fc_variant(task)` derives an abstaining task from a calling one by removing the tools its answer needs
+(SFT's `sft.non_fc_ratio`, RL's `data.near_miss_ratio`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from envs.domains import DOMAINS, MODULES
 from envs.env import Env, copy_state, stable_seed
 from envs.intents import Intent, NoSample, Sample, split_items
 from envs.replay import turn_calls
+from envs.schema import tool_name
 from envs.types import CATEGORIES, Task, TurnGroundTruth
 
 TEST_ONLY_DOMAINS = ("smart_home", "ticketing")
@@ -455,3 +459,44 @@ class _Generator:
         rng.shuffle(tools)
         return _Draft([text], [[]], tools, initial, [tid], [intent.id],
                       {"missing_param": param, "missing_tool": tool})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Derived tasks
+# ---------------------------------------------------------------------------------------------------
+
+
+def non_fc_variant(task: Task, near_miss: random.Random | None = None) -> Task | None:
+    """The same request with the tools its answer needs removed: the right reply has no call.
+
+    Args:
+        task: A task whose ground truth has calls.
+        near_miss: When removing the needed tools leaves none (simple and parallel tasks offer only those),
+            offer instead one tool of the task's domain that the answer does not need, drawn with this rng.
+            That is BFCL's irrelevance shape (one near-topic function); without it such a variant offers no
+            tool at all, and abstaining needs no judgement of what the tools do.
+
+    Returns:
+        The variant, or None for tasks whose ground truth has no call (they already teach not calling).
+    """
+    needed = {name for turn in task.ground_truth for call in turn for name in call}
+    if not needed:
+        return None
+    tools = [t for t in task.tools if tool_name(t) not in needed]
+    if not tools and near_miss is not None:
+        pool = sorted(n for d in task.domains if d in DOMAINS for n in DOMAINS[d].tool_specs() if n not in needed)
+        if pool:
+            name = near_miss.choice(pool)
+            tools = [next(DOMAINS[d].tool_specs()[name].schema for d in task.domains
+                          if d in DOMAINS and name in DOMAINS[d].tool_specs())]
+    return Task(
+        id=task.id + "/non_fc",
+        category="irrelevance",
+        turns=task.turns[:1],
+        tools=tools,
+        ground_truth=[[]],
+        domains=task.domains,
+        initial_state=task.initial_state,
+        metadata={**task.metadata, "synthetic": "non_fc", "removed_tools": sorted(needed), "missing_param": None,
+                  "missing_params": None},
+    )

@@ -44,6 +44,8 @@ def load_tasks(data: DataConfig, split: Split, n: int | None = None) -> list[Tas
         SplitError: the source has no such split (a jsonl file not given, BFCL for training).
     """
     tasks = _load(data, split, n)
+    if split == "train" and data.near_miss_ratio > 0:
+        tasks = with_near_misses(tasks, data.near_miss_ratio, seed=data.seed)
     if data.tools == "open":
         from envs.open_world import open_task
 
@@ -71,6 +73,22 @@ def _load(data: DataConfig, split: Split, n: int | None) -> list[Task]:
 
     per = max(1, n // len(data.bfcl_categories))
     return [t for c in data.bfcl_categories for t in bfcl.load(c, limit=per)]
+
+
+def with_near_misses(tasks: list[Task], ratio: float, seed: int) -> list[Task]:
+    """Replaces `ratio` of the calling tasks, drawn with `seed`, by their near-miss abstaining variants.
+
+    Each keeps its place in the list. A calling task loses the tools its answer needs; where none is left, it
+    offers one unneeded tool of its domain (envs.tasks.non_fc_variant).
+    """
+    from envs.tasks import non_fc_variant
+
+    rng = random.Random(seed)
+    calling = [i for i, t in enumerate(tasks) if any(turn for turn in t.ground_truth)]
+    out = list(tasks)
+    for i in sorted(rng.sample(calling, round(len(calling) * ratio))):
+        out[i] = non_fc_variant(tasks[i], rng)
+    return out
 
 
 def stratified_order(tasks: list[Task], seed: int) -> list[Task]:

@@ -86,6 +86,9 @@ class DataConfig:
     categories: list[str] | None = None  # generated round-robin: repeat a name to weight it
     domains: list[str] | None = None
     bfcl_categories: list[str] = field(default_factory=lambda: ["simple_python"])
+    # Training split only: this share of the calling tasks is replaced by its needed-tools-removed variant with
+    # a near-miss tool (envs.tasks.non_fc_variant), an abstaining task in BFCL's irrelevance shape.
+    near_miss_ratio: float = 0.0
     # golden: the prompt lists the task's tools; open: it offers only search_tools over the tool pool
     # (envs/open_world.py), and the same tasks are played that way.
     tools: Literal["golden", "open"] = "golden"
@@ -97,6 +100,8 @@ class DataConfig:
             raise ValueError(f"train_size: must be positive, got {self.train_size}")
         if self.eval_size <= 0:
             raise ValueError(f"eval_size: must be positive, got {self.eval_size}")
+        if not 0.0 <= self.near_miss_ratio < 1.0:
+            raise ValueError(f"near_miss_ratio: must be in [0, 1), got {self.near_miss_ratio}")
 
 
 @dataclass

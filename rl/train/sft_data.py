@@ -28,6 +28,7 @@ from envs.formats import ANSWER, Format
 from envs.open_world import SEARCH_TOOL_NAME, is_open, offered_tools
 from envs.replay import tool_parameters, turn_calls
 from envs.schema import normalize_tool, tool_name
+from envs.tasks import non_fc_variant
 from envs.types import Task, ToolCall, ToolResult
 from rewards.execution import informative_leaves
 from rewards.expect import missing_params
@@ -182,42 +183,6 @@ def _is_readonly(task: Task, tool: str) -> bool:
         if spec is not None:
             return spec.readonly
     return False
-
-
-def non_fc_variant(task: Task, near_miss: random.Random | None = None) -> Task | None:
-    """The same request with the tools its answer needs removed: the right reply has no call.
-
-    Args:
-        task: A task whose ground truth has calls.
-        near_miss: When removing the needed tools leaves none (simple and parallel tasks offer only those),
-            offer instead one tool of the task's domain that the answer does not need, drawn with this rng.
-            That is BFCL's irrelevance shape (one near-topic function); without it such a variant offers no
-            tool at all, and abstaining needs no judgement of what the tools do.
-
-    Returns:
-        The variant, or None for tasks whose ground truth has no call (they already teach not calling).
-    """
-    needed = {name for turn in task.ground_truth for call in turn for name in call}
-    if not needed:
-        return None
-    tools = [t for t in task.tools if tool_name(t) not in needed]
-    if not tools and near_miss is not None:
-        pool = sorted(n for d in task.domains if d in DOMAINS for n in DOMAINS[d].tool_specs() if n not in needed)
-        if pool:
-            name = near_miss.choice(pool)
-            tools = [next(DOMAINS[d].tool_specs()[name].schema for d in task.domains
-                          if d in DOMAINS and name in DOMAINS[d].tool_specs())]
-    return Task(
-        id=task.id + "/non_fc",
-        category="irrelevance",
-        turns=task.turns[:1],
-        tools=tools,
-        ground_truth=[[]],
-        domains=task.domains,
-        initial_state=task.initial_state,
-        metadata={**task.metadata, "synthetic": "non_fc", "removed_tools": sorted(needed), "missing_param": None,
-                  "missing_params": None},
-    )
 
 
 # ---------------------------------------------------------------------------------------------------

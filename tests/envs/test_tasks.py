@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import random
 
 import pytest
 
@@ -11,6 +12,7 @@ import envs
 from envs import entities, tasks
 from envs.domains import DOMAINS, MODULES
 from envs.intents import split_items
+from envs.schema import tool_name
 from envs.types import CATEGORIES, Task
 from envs.validate import validate_task
 
@@ -227,3 +229,17 @@ def test_every_acceptable_value_executes_the_same(train: list[Task], test_split:
                             assert results[k][i].output == base_results[k][i].output, where
                         checked += 1
     assert checked > 500
+
+
+def test_near_miss_variants_offer_one_unneeded_tool_of_the_domain_where_removal_leaves_none():
+    drawn = tasks.generate(12, "train", seed=4, categories=["simple", "multiple"])
+    for task in drawn:
+        needed = {name for turn in task.ground_truth for call in turn for name in call}
+        plain, near = tasks.non_fc_variant(task), tasks.non_fc_variant(task, random.Random(0))
+        if plain.tools:  # multiple: the distractors stay, and near misses change nothing
+            assert near.tools == plain.tools
+            continue
+        (tool,) = near.tools
+        domain_tools = {n for d in task.domains for n in DOMAINS[d].tool_specs()}
+        assert tool_name(tool) in domain_tools - needed and near.ground_truth == [[]]
+    assert any(not tasks.non_fc_variant(t).tools for t in drawn) and any(tasks.non_fc_variant(t).tools for t in drawn)

@@ -4,9 +4,10 @@ import dataclasses
 
 import pytest
 
+from envs.schema import tool_name
 from envs.tasks import generate
 from rl.config import DataConfig
-from rl.data import SplitError, load_tasks, stratified_order
+from rl.data import SplitError, load_tasks, stratified_order, with_near_misses
 
 
 def test_generated_splits_use_their_own_seeds_and_never_overlap():
@@ -61,3 +62,18 @@ def test_grpo_keeps_the_stratified_order_and_shuffles_otherwise():
     for order, shuffled in (("stratified", False), ("shuffled", True)):
         cfg = load_config("configs/demo.yaml", [f"algorithm.task_order={order}"], stage="rl")
         assert grpo_args(cfg, 1, None, [1.0] * len(cfg.rewards.components)).shuffle_dataset is shuffled
+
+
+def test_near_misses_replace_a_share_of_the_calling_training_tasks_in_place():
+    data = DataConfig(seed=10, train_size=64, near_miss_ratio=0.25)
+    plain, mixed = load_tasks(dataclasses.replace(data, near_miss_ratio=0.0), "train"), load_tasks(data, "train")
+    calling = [t for t in plain if any(t.ground_truth)]
+    changed = [(a, b) for a, b in zip(plain, mixed, strict=True) if a.id != b.id]
+    assert len(changed) == round(len(calling) * 0.25) > 0
+    for a, b in changed:
+        assert b.id == a.id + "/non_fc" and b.category == "irrelevance" and b.ground_truth == [[]] and b.tools
+        assert not {name for turn in a.ground_truth for call in turn for name in call} & {tool_name(t) for t in b.tools}
+    assert [t.id for t in load_tasks(data, "test")] == [t.id for t in load_tasks(dataclasses.replace(data, near_miss_ratio=0.0), "test")]
+    assert [t.id for t in with_near_misses(plain, 0.25, seed=10)] == [t.id for t in mixed]  # seeded
+    with pytest.raises(ValueError, match="near_miss_ratio"):
+        DataConfig(near_miss_ratio=1.0)
