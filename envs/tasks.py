@@ -484,11 +484,13 @@ def non_fc_variant(task: Task, near_miss: random.Random | None = None) -> Task |
         return None
     tools = [t for t in task.tools if tool_name(t) not in needed]
     if not tools and near_miss is not None:
-        pool = sorted(n for d in task.domains if d in DOMAINS for n in DOMAINS[d].tool_specs() if n not in needed)
-        if pool:
-            name = near_miss.choice(pool)
-            tools = [next(DOMAINS[d].tool_specs()[name].schema for d in task.domains
-                          if d in DOMAINS and name in DOMAINS[d].tool_specs())]
+        unneeded: dict[str, dict[str, Any]] = {}  # name -> schema, the first domain's where two share a name
+        for d in task.domains:
+            for name, spec in DOMAINS[d].tool_specs().items() if d in DOMAINS else ():
+                if name not in needed:
+                    unneeded.setdefault(name, spec.schema)
+        if unneeded:
+            tools = [unneeded[near_miss.choice(sorted(unneeded))]]
     return Task(
         id=task.id + "/non_fc",
         category="irrelevance",
