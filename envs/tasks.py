@@ -485,8 +485,8 @@ def non_fc_variant(task: Task, near_miss: random.Random | None = None) -> Task |
     tools = [t for t in task.tools if tool_name(t) not in needed]
     if not tools and near_miss is not None:
         unneeded: dict[str, dict[str, Any]] = {}  # name -> schema, the first domain's where two share a name
-        for d in task.domains:
-            for name, spec in DOMAINS[d].tool_specs().items() if d in DOMAINS else ():
+        for d in (d for d in task.domains if d in DOMAINS):
+            for name, spec in DOMAINS[d].tool_specs().items():
                 if name not in needed:
                     unneeded.setdefault(name, spec.schema)
         if unneeded:
