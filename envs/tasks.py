@@ -466,6 +466,9 @@ class _Generator:
 # ---------------------------------------------------------------------------------------------------
 
 
+NON_FC_SUFFIX = "/non_fc"  # a non-FC variant's id is its source task's id with this suffix
+
+
 def non_fc_variant(task: Task, near_miss: random.Random | None = None) -> Task | None:
     """The same request with the tools its answer needs removed: the right reply has no call.
 
@@ -492,7 +495,7 @@ def non_fc_variant(task: Task, near_miss: random.Random | None = None) -> Task |
         if unneeded:
             tools = [unneeded[near_miss.choice(sorted(unneeded))]]
     return Task(
-        id=task.id + "/non_fc",
+        id=task.id + NON_FC_SUFFIX,
         category="irrelevance",
         turns=task.turns[:1],
         tools=tools,

@@ -45,7 +45,7 @@ def load_tasks(data: DataConfig, split: Split, n: int | None = None) -> list[Tas
     """
     tasks = _load(data, split, n)
     if split == "train" and data.near_miss_ratio > 0:
-        tasks = with_near_misses(tasks, data.near_miss_ratio, seed=data.seed)
+        tasks = with_near_misses(tasks, data.near_miss_ratio, seed=data.seed, pairs=data.near_miss_pairs)
     if data.tools == "open":
         from envs.open_world import open_task
 
@@ -71,24 +71,51 @@ def _load(data: DataConfig, split: Split, n: int | None) -> list[Task]:
         raise SplitError("data.source: bfcl is benchmark data (a test split only); train on generated or jsonl tasks")
     from envs import bfcl
 
-    per = max(1, n // len(data.bfcl_categories))
+    per = None if n is None else max(1, n // len(data.bfcl_categories))  # None: every task
     return [t for c in data.bfcl_categories for t in bfcl.load(c, limit=per)]
 
 
-def with_near_misses(tasks: list[Task], ratio: float, seed: int) -> list[Task]:
+def with_near_misses(tasks: list[Task], ratio: float, seed: int, pairs: bool = False) -> list[Task]:
     """Replaces `ratio` of the calling tasks, drawn with `seed`, by their near-miss abstaining variants.
 
-    Each keeps its place in the list. A calling task loses the tools its answer needs; where none is left, it
-    offers one unneeded tool of its domain (envs.tasks.non_fc_variant).
+    A calling task loses the tools its answer needs; where none is left, it offers one unneeded tool of its domain
+    (envs.tasks.non_fc_variant).
+
+    Args:
+        tasks: The training tasks.
+        ratio: The share of calling tasks that get a near miss.
+        seed: Draws the tasks and the near-miss tools.
+        pairs: Keep each drawn task and put its variant right after it; otherwise the variant takes its place.
+            The variants are the same either way.
     """
     from envs.tasks import non_fc_variant
 
     rng = random.Random(seed)
     calling = [i for i, t in enumerate(tasks) if any(turn for turn in t.ground_truth)]
-    out = list(tasks)
-    for i in sorted(rng.sample(calling, round(len(calling) * ratio))):
-        out[i] = non_fc_variant(tasks[i], rng)
+    variants = {i: non_fc_variant(tasks[i], rng) for i in sorted(rng.sample(calling, round(len(calling) * ratio)))}
+    out: list[Task] = []
+    for i, task in enumerate(tasks):
+        if i not in variants:
+            out.append(task)
+        else:
+            out += [task, variants[i]] if pairs else [variants[i]]
     return out
+
+
+def paired_order(tasks: list[Task], seed: int) -> list[Task]:
+    """`tasks` in a seeded random order that keeps each near miss right after its source task.
+
+    A near miss (with_near_misses with pairs) moves with its source, so a step's consecutive slice of the order
+    trains both (the two split only where a step boundary falls between them).
+    """
+    from envs.tasks import NON_FC_SUFFIX
+
+    units: dict[str, list[Task]] = {}
+    for t in tasks:
+        units.setdefault(t.id.removesuffix(NON_FC_SUFFIX), []).append(t)
+    order = list(units.values())
+    random.Random(seed).shuffle(order)
+    return [t for unit in order for t in unit]
 
 
 def stratified_order(tasks: list[Task], seed: int) -> list[Task]:

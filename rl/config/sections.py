@@ -89,6 +89,10 @@ class DataConfig:
     # Training split only: this share of the calling tasks is replaced by its needed-tools-removed variant with
     # a near-miss tool (envs.tasks.non_fc_variant), an abstaining task in BFCL's irrelevance shape.
     near_miss_ratio: float = 0.0
+    # Keep each near miss's source task as well, right after it in the list: the same request once with the tool
+    # it needs and once without, so what tells calling from abstaining apart is only whether a fitting tool is
+    # offered. `algorithm.task_order: paired` then trains the two in the same step.
+    near_miss_pairs: bool = False
     # golden: the prompt lists the task's tools; open: it offers only search_tools over the tool pool
     # (envs/open_world.py), and the same tasks are played that way.
     tools: Literal["golden", "open"] = "golden"
@@ -102,6 +106,8 @@ class DataConfig:
             raise ValueError(f"eval_size: must be positive, got {self.eval_size}")
         if not 0.0 <= self.near_miss_ratio < 1.0:
             raise ValueError(f"near_miss_ratio: must be in [0, 1), got {self.near_miss_ratio}")
+        if self.near_miss_pairs and self.near_miss_ratio == 0:
+            raise ValueError("near_miss_pairs: pairs a near miss with its source task; set near_miss_ratio above 0")
 
 
 @dataclass

@@ -55,8 +55,9 @@ class AlgorithmConfig:
     # Which tasks a step plays. "shuffled": a random draw (TRL's sampler under GRPO, a seeded draw per iteration
     # under PPO). "stratified": the categories dealt in turn (rl.data.stratified_order), so every run of
     # len(categories) tasks holds each category once, where the demo's draw put 0 to 4 abstaining tasks in a step
-    # of 8. In the demo's 8 steps it did not keep the model abstaining (README, Results).
-    task_order: Literal["shuffled", "stratified"] = "shuffled"
+    # of 8. In the demo's 8 steps it did not keep the model abstaining (README, Results). "paired": a seeded
+    # shuffle that keeps each near miss beside its source task (rl.data.paired_order, `data.near_miss_pairs`).
+    task_order: Literal["shuffled", "stratified", "paired"] = "shuffled"
     # One-step-off-policy GRPO (rl/train/grpo.py): the workers play step s+1's episodes while the learner trains
     # on step s's, so every step after the first learns from episodes of the weights one update old, importance-
     # weighted by pi_current / pi_sampling and clipped by `epsilon`.
@@ -261,6 +262,9 @@ class RLRunConfig:
                 f"trainer: num_learners * gradient_accumulation_steps{' * ppo.mini_batches' if ppo else ''} = {shards} "
                 f"must divide prompts_per_step * num_generations = {global_batch}"
             )
+        if (self.algorithm.task_order == "paired") != self.data.near_miss_pairs:
+            raise ValueError("task_order: 'paired' goes with data.near_miss_pairs: true (each near miss beside its "
+                             "source task), and near_miss_pairs with task_order 'paired'")
         if not ppo and self.ppo != PPOConfig():
             raise ValueError("ppo: read only when algorithm.name is ppo")
         k = self.ppo.steps_per_iteration

@@ -151,7 +151,7 @@ def grpo_args(cfg: RLRunConfig, world_size: int, ds_config: dict | None, reward_
         # The loss takes log-probs at the temperature the workers sample at, so that its gradient is that of the
         # sampling policy (and comparable with the workers' logprobs); TRL's default is 1.0.
         temperature=cfg.rollout.temperature,
-        # stratified: the tasks come in rl.data.stratified_order (rl/train/run.py), which TRL's sampler then keeps
+        # stratified, paired: the tasks come in their rl.data order (rl/train/run.py), which TRL's sampler then keeps
         shuffle_dataset=a.task_order == "shuffled",
     )
 

@@ -431,10 +431,10 @@ def ppo_args(cfg: RLRunConfig, ds_config: dict | None) -> TrainingArguments:
 
 
 def iteration_tasks(task_ids: list[str], iteration: int, k: int, order: str, seed: int) -> list[str]:
-    """The k tasks of one PPO iteration. "stratified": `task_ids` come in rl.data.stratified_order (rl/train/run.py)
+    """The k tasks of one PPO iteration. "stratified", "paired": `task_ids` come in that rl.data order (rl/train/run.py)
     and iterations take consecutive slices of it, wrapping around; "shuffled": a draw seeded by (seed, iteration),
     so a resumed run plays the same tasks."""
-    if order == "stratified":
+    if order != "shuffled":
         return [task_ids[(iteration * k + j) % len(task_ids)] for j in range(k)]
     rng = random.Random(f"{seed}/{iteration}")
     return rng.sample(task_ids, k) if k <= len(task_ids) else rng.choices(task_ids, k=k)

@@ -108,7 +108,7 @@ def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str
     from transformers.trainer_utils import get_last_checkpoint
 
     from rl.checkpoint import read_manifest
-    from rl.data import load_eval_tasks, stratified_order
+    from rl.data import load_eval_tasks, paired_order, stratified_order
     from rl.models import absolute_spec
     from rl.rollout.pool import RolloutPool
     from rl.rollout.setup import RolloutSetup
@@ -129,6 +129,8 @@ def train(cfg: RLRunConfig, tasks: list[Task], resume: bool = False) -> dict[str
 
     if cfg.algorithm.task_order == "stratified":  # the learners take tasks in this order (rl/train/grpo.py, ppo.py)
         tasks = stratified_order(tasks, cfg.trainer.seed)
+    elif cfg.algorithm.task_order == "paired":
+        tasks = paired_order(tasks, cfg.trainer.seed)
     # The workers load their model while the learners start: a call to the pool waits for the workers it
     # needs, so nothing waits on `ready` here, and a worker that cannot start fails the learner's first rollout.
     pool = RolloutPool.remote(RolloutSetup.of(cfg, lora=cfg.model.lora))

@@ -7,7 +7,7 @@ import pytest
 from envs.schema import tool_name
 from envs.tasks import generate
 from rl.config import DataConfig
-from rl.data import SplitError, load_tasks, stratified_order, with_near_misses
+from rl.data import SplitError, load_tasks, paired_order, stratified_order, with_near_misses
 
 
 def test_generated_splits_use_their_own_seeds_and_never_overlap():
@@ -59,8 +59,9 @@ def test_grpo_keeps_the_stratified_order_and_shuffles_otherwise():
     from rl.config import load_config
     from rl.train.grpo import grpo_args
 
-    for order, shuffled in (("stratified", False), ("shuffled", True)):
-        cfg = load_config("configs/demo.yaml", [f"algorithm.task_order={order}"], stage="rl")
+    for order, shuffled in (("stratified", False), ("paired", False), ("shuffled", True)):
+        pairs = [f"data.near_miss_pairs={order == 'paired'}"]
+        cfg = load_config("configs/demo.yaml", [f"algorithm.task_order={order}", *pairs], stage="rl")
         assert grpo_args(cfg, 1, None, [1.0] * len(cfg.rewards.components)).shuffle_dataset is shuffled
 
 
@@ -77,3 +78,33 @@ def test_near_misses_replace_a_share_of_the_calling_training_tasks_in_place():
     assert [t.id for t in with_near_misses(plain, 0.25, seed=10)] == [t.id for t in mixed]  # seeded
     with pytest.raises(ValueError, match="near_miss_ratio"):
         DataConfig(near_miss_ratio=1.0)
+
+
+def test_near_miss_pairs_keep_the_source_task_and_the_paired_order_keeps_the_two_together():
+    data = DataConfig(seed=10, train_size=64, near_miss_ratio=0.25, near_miss_pairs=True)
+    replaced = load_tasks(dataclasses.replace(data, near_miss_pairs=False), "train")
+    paired = load_tasks(data, "train")
+    variants = [t for t in paired if t.id.endswith("/non_fc")]
+    assert len(paired) == 64 + len(variants) and variants
+    # The same variants as in place of their sources, each now right after its source.
+    assert [t.to_json() for t in variants] == [t.to_json() for t in replaced if t.id.endswith("/non_fc")]
+    for v in variants:
+        i = [t.id for t in paired].index(v.id)
+        assert paired[i - 1].id + "/non_fc" == v.id and any(paired[i - 1].ground_truth)
+    order = paired_order(paired, seed=0)
+    assert sorted(t.id for t in order) == sorted(t.id for t in paired)
+    assert [t.id for t in order] != [t.id for t in paired]  # shuffled, seeded
+    assert [t.id for t in paired_order(paired, seed=0)] == [t.id for t in order]
+    ids = [t.id for t in order]
+    assert all(ids[ids.index(v.id) - 1] + "/non_fc" == v.id for v in variants)
+
+
+def test_paired_order_and_near_miss_pairs_come_together():
+    from rl.config import load_config
+
+    with pytest.raises(ValueError, match="task_order"):
+        load_config("configs/demo.yaml", ["algorithm.task_order=paired"], stage="rl")
+    with pytest.raises(ValueError, match="task_order"):
+        load_config("configs/demo.yaml", ["data.near_miss_pairs=true"], stage="rl")
+    with pytest.raises(ValueError, match="near_miss_pairs"):
+        DataConfig(near_miss_pairs=True)

@@ -26,6 +26,7 @@ def test_iteration_tasks_slice_a_stratified_order_and_draw_the_same_shuffled_tas
     ids = [f"t{i}" for i in range(10)]
     assert iteration_tasks(ids, 0, 4, "stratified", seed=0) == ["t0", "t1", "t2", "t3"]
     assert iteration_tasks(ids, 2, 4, "stratified", seed=0) == ["t8", "t9", "t0", "t1"]  # wraps around
+    assert iteration_tasks(ids, 2, 4, "paired", seed=0) == ["t8", "t9", "t0", "t1"]  # an order of rl.data as well
     drawn = iteration_tasks(ids, 3, 4, "shuffled", seed=0)
     assert len(set(drawn)) == 4 and drawn == iteration_tasks(ids, 3, 4, "shuffled", seed=0)  # a resume replays it
 
@@ -150,11 +151,12 @@ def ppo_run(sft_model, ray_head, tmp_path_factory):
 @pytest.mark.integration
 @pytest.mark.slow
 def test_ppo_smoke_trains_policy_and_critic_on_policy_and_logs_everything(ppo_run, sft_model):
-    from runs import metrics
     from safetensors.torch import load_file
 
     from rl.checkpoint import load_policy, read_manifest
     from rl.config import load_config
+
+    from runs import metrics
 
     out, result = ppo_run
     cfg = load_config("configs/ppo_smoke.yaml")
