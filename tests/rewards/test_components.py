@@ -6,11 +6,12 @@ import subprocess
 import sys
 
 import pytest
-from reward_builders import episode, render, step, task
 
 from envs.types import Step, ToolCall
 from rewards import COMPONENTS, RewardSpec, decision, format, length, relevance, score
 from rewards.ast_match import check_episode
+
+from reward_builders import episode, render, step, task
 
 PARIS = ToolCall("get_weather", {"city": "Paris"})
 ROME_TIME = ToolCall("get_time", {"city": "Rome"})

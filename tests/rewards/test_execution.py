@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from reward_builders import play
 
 import envs
 from envs import bfcl
 from envs.types import CATEGORIES, Task, ToolCall
 from rewards import execution
 from rewards.execution import diff, flatten, ground_truth_calls, output_in_answer
+
+from reward_builders import play
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reward_builders import TOOLS, episode, render, step, task
 
 from envs.types import ToolCall
 from rewards import RewardSpec, score
 from rewards.ast_match import check
+
+from reward_builders import TOOLS, episode, render, step, task
 
 PARIS = ToolCall("get_weather", {"city": "Paris"})
 GT = [[{"get_weather": {"city": ["Paris"], "unit": ["", "c"]}}]]

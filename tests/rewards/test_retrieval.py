@@ -4,12 +4,13 @@ Episodes are played on the real open-mode env (BM25 over the whole tool pool), a
 """
 
 import pytest
-from reward_builders import play
 
 from envs import tasks
 from envs.open_world import SEARCH_TOOL_NAME, golden_task, open_task
 from envs.types import ToolCall
 from rewards import RewardSpec, retrieval, score
+
+from reward_builders import play
 
 
 @pytest.fixture(scope="module")

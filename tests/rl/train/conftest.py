@@ -5,6 +5,7 @@ no advantage and PPO no signal)."""
 from pathlib import Path
 
 import pytest
+
 from runs import run, summary
 
 

@@ -3,9 +3,10 @@
 import random
 
 import torch
-from tiny_trainer import loss_gradient, tiny_grpo_trainer
 
 from rl.train.batching import informative_rows, length_grouped_microbatches, trim_padding
+
+from tiny_trainer import loss_gradient, tiny_grpo_trainer
 
 ROWS = 8  # 4 prompts x 2 generations
 

@@ -6,9 +6,10 @@ import random
 
 import pytest
 import torch
-from tiny_trainer import loss_gradient, tiny_grpo_trainer
 
 from rl.train.grpo import ToolGRPOTrainer
+
+from tiny_trainer import loss_gradient, tiny_grpo_trainer
 
 
 def test_the_old_policy_is_the_sampling_policy_so_a_tokens_ratio_is_its_importance_weight(tmp_path):

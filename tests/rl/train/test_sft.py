@@ -1,9 +1,10 @@
 """rl/train/sft.py: an SFT config's adapter settings reach the trainer."""
 
 import torch
-from runs import run, summary
 
 from rl.checkpoint import load_policy
+
+from runs import run, summary
 
 
 def test_sft_with_lora_on_the_top_layers_changes_only_those_layers(tmp_path):
