@@ -71,7 +71,7 @@ def _load(data: DataConfig, split: Split, n: int | None) -> list[Task]:
         raise SplitError("data.source: bfcl is benchmark data (a test split only); train on generated or jsonl tasks")
     from envs import bfcl
 
-    per = None if n is None else max(1, n // len(data.bfcl_categories))  # None: every task
+    per = max(1, n // len(data.bfcl_categories))
     return [t for c in data.bfcl_categories for t in bfcl.load(c, limit=per)]
 
 

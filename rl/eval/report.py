@@ -48,6 +48,10 @@ def _ci(d: dict[str, Any], scale: float) -> str:
     return f"{scale * d['delta']:+.3f} [{scale * d['ci95'][0]:+.3f}, {scale * d['ci95'][1]:+.3f}]"
 
 
+def _counts(result: dict) -> str:
+    return ", ".join(f"{c} {r['n']}" for c, r in result["categories"].items() if r["n"])
+
+
 def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, rl: dict, rl_label: str, export: dict,
                  elapsed: str, stages: dict, reused: list[str] | None = None) -> Path:
     """Writes `<out>/report.md` (and its PNGs) from the eval result files of each model."""
@@ -64,13 +68,14 @@ def write_report(out: Path, results: dict[str, dict[str, str]], *, sft: dict, rl
         took = f"end to end in {elapsed}"
     lines = ["# toolgym demo report", "", f"SmolLM2-135M-Instruct on the CPU, {took}.", ""]
     lines += ["## Results", "", f"toolgym held-out tasks (`test` split: unseen phrasings, entities and domains), n = {tg[models[0]]['overall']['n']}; "
-              f"BFCL v4 subset, n = {bf[models[0]]['overall']['n']}. Greedy decoding.", ""]
-    lines += ["| model | toolgym reward | toolgym strict AST % | toolgym execution % | BFCL accuracy % | BFCL non-live AST % (Python) | BFCL irrelevance % |",
+              f"BFCL v4 subset, n = {bf[models[0]]['overall']['n']} ({_counts(bf[models[0]])}). Greedy decoding. "
+              "BFCL overall: BFCL's summaries and weights over the groups that ran.", ""]
+    lines += ["| model | toolgym reward | toolgym strict AST % | toolgym execution % | BFCL overall % | BFCL non-live AST % (Python) | BFCL irrelevance % |",
               "|---|---|---|---|---|---|---|"]
     for m in models:
         o, b = tg[m]["overall"], bf[m]
         s = b.get("partial", {})  # the demo runs a subset of BFCL: its summaries over the categories that ran
-        lines.append(f"| {m} | {o['reward']:.3f} | {ev.pct(o['ast_valid'])} | {ev.pct(o['exec_valid'])} | {ev.pct(b['overall']['valid'])} | "
+        lines.append(f"| {m} | {o['reward']:.3f} | {ev.pct(o['ast_valid'])} | {ev.pct(o['exec_valid'])} | {ev.pct(s.get('overall'))} | "
                      f"{ev.pct(s.get('non_live'))} | {ev.pct(s.get('irrelevance'))} |")
 
     lines += ["", "### Paired differences (bootstrap 95% CI over the same tasks)", ""]

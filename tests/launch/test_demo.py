@@ -21,3 +21,18 @@ def test_stage_reused_by_fingerprint_and_rerun_from_an_empty_workdir(tmp_path):
     assert len(calls) == 1 and (work / "metrics.jsonl").is_file()
     assert Stages(tmp_path).run("grpo", "fp2", stage, workdir=work) == {"n": 2}
     assert calls[1] is None  # the old stage's files were gone before the rerun started
+
+
+def test_the_demo_runs_bfcl_irrelevance_on_every_task_and_the_other_categories_on_their_first_ones():
+    from collections import Counter
+
+    from launch.demo import DemoPlan, _eval_tasks
+    from rl.config import load_config
+
+    plan = DemoPlan(toolgym_tasks=8)
+    toolgym, bfcl = _eval_tasks(plan, load_config(plan.eval_config, stage="eval"))
+    counts = Counter(t.metadata["bfcl_category"] for t in bfcl)
+    assert len(toolgym) == 8 and list(counts) == list(plan.bfcl_categories)
+    assert counts["irrelevance"] == 240  # BFCL v4's whole file
+    assert {c: n for c, n in counts.items() if c != "irrelevance"} == dict.fromkeys(counts.keys() - {"irrelevance"}, 20)
+    assert bfcl[0].id == "simple_python_0"  # the first tasks, in the file's order
