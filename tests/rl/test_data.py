@@ -102,9 +102,12 @@ def test_near_miss_pairs_keep_the_source_task_and_the_paired_order_keeps_the_two
 def test_paired_order_and_near_miss_pairs_come_together():
     from rl.config import load_config
 
+    pairs, paired = "data.near_miss_pairs=true", "algorithm.task_order=paired"
+    cfg = load_config("configs/demo.yaml", [pairs, paired], stage="rl")
+    assert cfg.data.near_miss_pairs and cfg.algorithm.task_order == "paired"
     with pytest.raises(ValueError, match="task_order"):
-        load_config("configs/demo.yaml", ["algorithm.task_order=paired"], stage="rl")
+        load_config("configs/demo.yaml", ["data.near_miss_pairs=false", paired], stage="rl")
     with pytest.raises(ValueError, match="task_order"):
-        load_config("configs/demo.yaml", ["data.near_miss_pairs=true"], stage="rl")
+        load_config("configs/demo.yaml", [pairs, "algorithm.task_order=shuffled"], stage="rl")
     with pytest.raises(ValueError, match="near_miss_pairs"):
         DataConfig(near_miss_pairs=True)
