@@ -1,4 +1,4 @@
-"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,retrieval,rollout,learner,async,all,gpu}`.
+"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,retrieval,rollout,learner,async,memory,all,gpu}`.
 
 `all` runs every CPU benchmark; `gpu` runs on a machine with a CUDA device only (launch/benchmarks/gpu.py).
 
@@ -57,6 +57,12 @@ def _async() -> dict:
     return run()
 
 
+def _memory() -> dict:
+    from launch.benchmarks.memory import run
+
+    return run()
+
+
 def _gpu(out: str | None, tokenizer: str | None, only: list[str] | None) -> dict:
     from launch.benchmarks.gpu import run
 
@@ -64,7 +70,8 @@ def _gpu(out: str | None, tokenizer: str | None, only: list[str] | None) -> dict
 
 
 BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "retrieval": _retrieval, "rollout": _rollout,
-           "learner": _learner, "async": _async}
+           "learner": _learner, "async": _async,
+           "memory": _memory}
 
 
 def main(argv: list[str] | None = None) -> int:

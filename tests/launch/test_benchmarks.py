@@ -188,3 +188,16 @@ def test_async_bench_times_both_runs_and_the_async_one_learns_one_step_off_polic
     assert out["sync"]["staleness"] == [0.0, 0.0] and out["async"]["staleness"] == [0.0, 1.0]
     assert out["async_step_speedup"] > 0 and len(out["async"]["async/is_ratio_mean"]) == 2
     assert out["async"]["async/logp_gap_mean"][0] < 1e-3  # the first step is on-policy: workers' log-probs = learner's
+
+
+def test_memory_bench_faults_in_every_page_and_times_each_training_iteration():
+    from launch.benchmarks.memory import PAGE, _in_child
+
+    touch = _in_child("touch", str(1 / 64))
+    pages = (1 << 30) // 64 // PAGE
+    for name in ("first_touch", "retouch"):
+        assert touch[f"{name}_faults"] >= pages  # one write per page: each page of the new mapping faults in
+        assert touch[f"{name}_s_per_gib"] > 0
+    step = _in_child("train_step", "2", "16", "2")
+    assert len(step["iterations"]) == 2 and step["peak_rss_gib"] > 0.3  # the model's float32 weights alone
+    assert all(it["wall_s"] > 0 and it["user_s"] > 0 for it in step["iterations"])
