@@ -70,8 +70,7 @@ def _gpu(out: str | None, tokenizer: str | None, only: list[str] | None) -> dict
 
 
 BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "retrieval": _retrieval, "rollout": _rollout,
-           "learner": _learner, "async": _async,
-           "memory": _memory}
+           "learner": _learner, "async": _async, "memory": _memory}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,11 +1,10 @@
 """Memory benchmark (`python launch/bench.py memory`): what fresh memory costs on this machine, against compute.
 
 On a virtual machine whose host backs guest memory lazily and takes freed pages back (virtio-balloon free page
-reporting), the first write to each page of a process's new memory is a host fault. There it cost about 7 s per
-GiB, against about 0.5 s per GiB once the pages are backed (measured on the 2-core machine these demos run on):
-a process that touches 12 GiB pays over a minute before its first result. That is machine time no profile of our
-code shows, and it differs from one day (or host) to the next, which is one reason the same `make demo` took
-2x as long on one machine as on another with the same matmul peak.
+reporting), the first write to each page of a process's new memory is a host fault. On the 2-core machine the
+demos run on it cost about 8 s per GiB, against about 0.5 s once the pages are backed (README, Results: Fresh
+memory), so a process that touches 12 GiB pays over a minute before its first result. No profile of our code
+shows that time, and it can differ from one day or host to the next while the matmul peak does not.
 
 Two parts, each in a fresh child process, so neither inherits pages that this process already touched:
 
