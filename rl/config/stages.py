@@ -208,7 +208,13 @@ class SFTConfig:
     max_steps: int = -1  # > 0 overrides epochs
     warmup_steps: int = 0
     learning_rate: float = 2e-4
-    batch_size: int = 8
+    batch_size: int = 8  # examples per optimizer step
+    # Examples per forward and backward (None: batch_size); each step accumulates the gradient over
+    # batch_size / micro_batch_size of them, for a machine with less memory: the activations scale with it. The
+    # optimizer sees the same batches (HF's length-grouped sampler groups by the whole step) and the same
+    # token-mean loss (TRL divides by the step's label count), summed in another order. Smaller matmuls cost
+    # compute (README, Results: Fresh memory).
+    micro_batch_size: int | None = None
     max_length: int = 512
     non_fc_ratio: float = 0.0  # share of synthetic "no fitting tool" examples
     # Where removing the needed tools leaves none, offer one unneeded tool of the task's domain instead
@@ -218,7 +224,15 @@ class SFTConfig:
     chat_mix_path: str | None = None  # general chat JSONL blended in (instruction following)
     chat_mix_ratio: float = 0.0
 
+    @property
+    def accumulation_steps(self) -> int:
+        """Micro-batches per optimizer step."""
+        return self.batch_size // (self.micro_batch_size or self.batch_size)
+
     def __post_init__(self) -> None:
+        if self.micro_batch_size is not None and not (0 < self.micro_batch_size <= self.batch_size
+                                                      and self.batch_size % self.micro_batch_size == 0):
+            raise ValueError(f"micro_batch_size: {self.micro_batch_size} must divide batch_size ({self.batch_size})")
         for name in ("non_fc_ratio", "chat_mix_ratio"):
             if not 0.0 <= getattr(self, name) < 1.0:
                 raise ValueError(f"{name}: must be in [0, 1)")

@@ -131,3 +131,12 @@ def test_exponent_floats_without_a_dot_are_numbers(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_sft_micro_batch_must_divide_the_batch_and_sets_the_accumulation(tmp_path):
+    p = _write(tmp_path, "sft:\n  batch_size: 8\n  micro_batch_size: 3\n")
+    with pytest.raises(ConfigError, match=r"run.yaml:3: sft.micro_batch_size: 3 must divide batch_size \(8\)"):
+        load_config(p, stage="sft")
+    cfg = load_config(_write(tmp_path, "sft:\n  batch_size: 8\n  micro_batch_size: 2\n"), stage="sft")
+    assert cfg.sft.accumulation_steps == 4
+    assert load_config(None, ["sft.batch_size=8"], stage="sft").sft.accumulation_steps == 1
