@@ -1,4 +1,4 @@
-"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,retrieval,rollout,learner,async,memory,all,gpu}`.
+"""Benchmarks that print JSON: `python launch/bench.py {formats,envs,rewards,retrieval,rollout,learner,async,memory,eval,all,gpu}`.
 
 `all` runs every CPU benchmark; `gpu` runs on a machine with a CUDA device only (launch/benchmarks/gpu.py).
 
@@ -63,6 +63,12 @@ def _memory() -> dict:
     return run()
 
 
+def _eval() -> dict:
+    from launch.benchmarks.eval_workers import run
+
+    return run()
+
+
 def _gpu(out: str | None, tokenizer: str | None, only: list[str] | None) -> dict:
     from launch.benchmarks.gpu import run
 
@@ -70,7 +76,7 @@ def _gpu(out: str | None, tokenizer: str | None, only: list[str] | None) -> dict
 
 
 BENCHES = {"formats": _formats, "envs": _envs, "rewards": _rewards, "retrieval": _retrieval, "rollout": _rollout,
-           "learner": _learner, "async": _async, "memory": _memory}
+           "learner": _learner, "async": _async, "memory": _memory, "eval": _eval}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -108,7 +108,7 @@ def run_child(script: str, config: Path, overrides: list[str], stdout: Any = Non
 
 
 def evaluate_into(cfg: Any, spec: str, benches: dict[str, list], outdir: Path, label: str, *, workers: int,
-                  batch_size: int, cache: Path | None = None) -> dict[str, str]:
+                  batch_size: int, cache: Path | None = None, player: Any = None) -> dict[str, str]:
     """Evaluates one model on each benchmark's tasks; writes `<outdir>/<label>_<bench>.json` (+ .md, .png).
 
     Args:
@@ -120,6 +120,8 @@ def evaluate_into(cfg: Any, spec: str, benches: dict[str, list], outdir: Path, l
         workers: Ray rollout workers (0: in this process).
         batch_size: Tasks per lockstep batch.
         cache: A directory whose `<bench>.json` results are reused (and filled), for models that never change.
+        player: An `EpisodePlayer` of `workers` workers that the caller keeps open across models (it plays `spec`
+            next, in the same worker processes); default: one started and stopped here.
 
     Returns:
         Benchmark name -> path of its result JSON.
@@ -131,22 +133,29 @@ def evaluate_into(cfg: Any, spec: str, benches: dict[str, list], outdir: Path, l
     cached = {bench: cache / f"{bench}.json" if cache else None for bench in benches}
     if workers and not all(c is not None and c.is_file() for c in cached.values()):
         init_ray(workers * cfg.rollout.cpus_per_worker)
+    if player is None:
+        with ev.EpisodePlayer(mcfg, workers) as own:
+            return evaluate_into(cfg, spec, benches, outdir, label, workers=workers, batch_size=batch_size,
+                                 cache=cache, player=own)
+    if player.workers != workers:
+        raise ValueError(f"evaluate_into: the player has {player.workers} workers, not {workers}")
+    player.use(mcfg)
     paths = {}
-    with ev.EpisodePlayer(mcfg, workers) as player:  # one set of workers for every benchmark, started if one runs
-        for bench, tasks in benches.items():
-            target = outdir / f"{label}_{bench}.json"
-            if cached[bench] is not None and cached[bench].is_file():
-                print(f"[toolgym] eval {label}/{bench}: cached result {cached[bench]}", flush=True)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(cached[bench], target)
-            else:
-                # A killed demo resumes its evaluation from the tasks it had finished (the journal is tied to the
-                # model's files, so a retrained model starts over).
-                res = ev.evaluate(mcfg, bench, tasks, batch_size=batch_size, progress=f"eval {label}/{bench}",
-                                  journal=target.with_suffix(".tasks.jsonl"), player=player)
-                ev.write_outputs(res, target)
-                if cached[bench] is not None:
-                    cached[bench].parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copy(target, cached[bench])
-            paths[bench] = str(target)
+    # One set of workers for every benchmark, started if one runs.
+    for bench, tasks in benches.items():
+        target = outdir / f"{label}_{bench}.json"
+        if cached[bench] is not None and cached[bench].is_file():
+            print(f"[toolgym] eval {label}/{bench}: cached result {cached[bench]}", flush=True)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(cached[bench], target)
+        else:
+            # A killed demo resumes its evaluation from the tasks it had finished (the journal is tied to the
+            # model's files, so a retrained model starts over).
+            res = ev.evaluate(mcfg, bench, tasks, batch_size=batch_size, progress=f"eval {label}/{bench}",
+                              journal=target.with_suffix(".tasks.jsonl"), player=player)
+            ev.write_outputs(res, target)
+            if cached[bench] is not None:
+                cached[bench].parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(target, cached[bench])
+        paths[bench] = str(target)
     return paths

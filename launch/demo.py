@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from launch.common import Stages, evaluate_into, fingerprint, run_child  # noqa: E402
 from rl.config import EvalRunConfig, load_config, to_dict  # noqa: E402
+from rl.eval.evaluate import EpisodePlayer  # noqa: E402
 from rl.models import cache_dir  # noqa: E402
 
 
@@ -89,15 +90,16 @@ def run_demo(plan: DemoPlan, fresh: bool = False) -> Path:
     models = {"base": eval_cfg.model.name_or_path, "sft": str(sft_final), alg: rl["final"]}
     results: dict[str, dict[str, dict]] = {}
     benches = {"toolgym": toolgym_tasks, "bfcl": bfcl_tasks}
-    for label, spec in models.items():
-        fp = fingerprint(fp_tasks, label, fp_sft if label != "base" else "", fp_rl if label == alg else "")
-        cache = cache_dir() / "demo_eval" / fp if label == "base" else None  # the base model never changes
-        results[label] = stages.run(
-            f"eval_{label}", fp,
-            lambda spec=spec, label=label, cache=cache: evaluate_into(
-                eval_cfg, spec, benches, out / "eval", label, workers=plan.eval_workers,
-                batch_size=plan.eval_batch_size, cache=cache),
-        )
+    with EpisodePlayer(eval_cfg, plan.eval_workers) as player:  # each model loads into the same worker processes
+        for label, spec in models.items():
+            fp = fingerprint(fp_tasks, label, fp_sft if label != "base" else "", fp_rl if label == alg else "")
+            cache = cache_dir() / "demo_eval" / fp if label == "base" else None  # the base model never changes
+            results[label] = stages.run(
+                f"eval_{label}", fp,
+                lambda spec=spec, label=label, cache=cache: evaluate_into(
+                    eval_cfg, spec, benches, out / "eval", label, workers=plan.eval_workers,
+                    batch_size=plan.eval_batch_size, cache=cache, player=player),
+            )
 
     # 4. Export the GRPO policy --------------------------------------------------------------------
     export = stages.run(

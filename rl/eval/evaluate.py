@@ -54,7 +54,8 @@ class EpisodePlayer:
     The workers start on the first call and serve every later one, until `close`: an evaluation's one-message and
     multi-message tasks, BFCL memory's prerequisite conversations, and every benchmark that a caller evaluates with
     the same player. Each start of 2 workers cost about 10 s on the 2-core machine (the demo's BFCL evaluation of
-    a model took 36 s instead of 45 s once it reused the workers of its toolgym evaluation).
+    a model took 36 s instead of 45 s once it reused the workers of its toolgym evaluation). After `use` with a
+    config that differs only in its model, the same workers load that model (`RolloutPool.switch_policy`).
 
     Args:
         cfg: The evaluation config (model, format, rollout limits); `cfg.rollout.max_turns` is the default limit.
@@ -65,7 +66,14 @@ class EpisodePlayer:
         self.cfg = cfg
         self.workers = workers
         self._pool: Any = None
+        self._pool_cfg: EvalRunConfig | None = None  # the config the pool's workers were built for
         self._runner: Any = None
+        self._runner_cfg: EvalRunConfig | None = None
+
+    def use(self, cfg: EvalRunConfig) -> None:
+        """Plays `cfg` from the next call on. Running workers load its model then if nothing else differs;
+        otherwise they stop, and new ones start."""
+        self.cfg = cfg
 
     def play(self, tasks: list[Task], *, batch_size: int = 16, max_turns: int | None = None,
              done: frozenset[str] = frozenset()) -> Iterator[list[Trajectory]]:
@@ -111,24 +119,35 @@ class EpisodePlayer:
         self.close()
 
     def _started_pool(self) -> Any:
-        if self._pool is None:
-            from rl.models import absolute_spec
-            from rl.rollout.pool import RolloutPool
-            from rl.rollout.setup import RolloutSetup
+        from rl.models import absolute_spec
+        from rl.rollout.setup import RolloutSetup
 
-            cfg = self.cfg  # workers run in other directories: a relative checkpoint path becomes absolute
-            cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=absolute_spec(cfg.model.name_or_path)))
-            self._pool = RolloutPool.remote(RolloutSetup.of(cfg).with_workers(self.workers))
+        cfg = self.cfg  # workers run in other directories: a relative checkpoint path becomes absolute
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, name_or_path=absolute_spec(cfg.model.name_or_path)))
+        setup = RolloutSetup.of(cfg).with_workers(self.workers)
+        if self._pool is not None and self._pool_cfg != self.cfg:
+            if dataclasses.replace(self.cfg, model=self._pool_cfg.model) == self._pool_cfg:
+                import ray
+
+                ray.get(self._pool.switch_policy.remote(setup))
+            else:
+                self.close()
+        if self._pool is None:
+            from rl.rollout.pool import RolloutPool
+
+            self._pool = RolloutPool.remote(setup)
+        self._pool_cfg = self.cfg
         return self._pool
 
     def _started_runner(self) -> Any:
-        if self._runner is None:
+        if self._runner is None or self._runner_cfg != self.cfg:
             from rl.checkpoint import load_policy
             from rl.rollout.setup import RolloutSetup, build_runner
 
+            self._runner = None  # freed before the next model loads
             m = self.cfg.model
             model, tok = load_policy(m.name_or_path, dtype=m.dtype, allow_download=m.allow_download, fmt=self.cfg.format)
-            self._runner = build_runner(RolloutSetup.of(self.cfg), model, tok)
+            self._runner, self._runner_cfg = build_runner(RolloutSetup.of(self.cfg), model, tok), self.cfg
         return self._runner
 
 

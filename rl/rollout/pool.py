@@ -4,6 +4,7 @@
     trajs, stats = ray.get(pool.rollout.remote(requests)) # requests: [{"task", "seed", "sample_index"}]
     ray.get(pool.rollout.remote(requests, max_turns=1))   # the same, each episode stopping after one message
     ray.get(pool.sync_weights.remote([ref], version))     # after each optimizer step
+    ray.get(pool.switch_policy.remote(other_setup))       # another model, in the same worker processes
 
 The pool is itself a small async actor, so every learner process (rank 0 and the others) talks to the same
 pool, and the pool alone remembers the latest weights: when a worker dies, Ray restarts it, the pool sends
@@ -13,6 +14,7 @@ it the latest weights, and retries its batch.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -31,16 +33,29 @@ class RolloutWorker:
     """A policy replica with its envs. Wrapped with `ray.remote` by the pool."""
 
     def __init__(self, setup: RolloutSetup, worker_index: int) -> None:
+        torch.set_num_threads(setup.rollout.torch_threads)
+        self.index = worker_index
+        self.load(setup)
+
+    def load(self, setup: RolloutSetup) -> None:
+        """Loads `setup`'s policy in place of the current one, at weights version 0.
+
+        The old model is freed first, so the new one reuses this process's memory: a new process would fault in
+        about 2 GiB afresh, which on a VM whose host backs memory on first touch cost about 8 s per GiB (README,
+        Results: Fresh memory).
+        """
+        import gc
+
         from rl.checkpoint import load_policy
 
-        torch.set_num_threads(setup.rollout.torch_threads)
-        self.setup = setup
-        self.index = worker_index
+        self.runner = None
+        gc.collect()
         p = setup.policy
         model, tok = load_policy(p.name_or_path, dtype=p.dtype, fmt=setup.format,
                                  lora=setup.lora, allow_download=p.allow_download)
         if torch.cuda.is_available() and setup.rollout.gpus_per_worker > 0:
             model = model.cuda()
+        self.setup = setup
         self.runner = build_runner(setup, model, tok)
         self.version = 0  # the learner step of the weights in use; every trajectory is tagged with it
 
@@ -82,6 +97,7 @@ class RolloutPool:
         r = setup.rollout
         worker_cls = ray.remote(RolloutWorker)
         self.setup = setup
+        self._started_with = setup  # what Ray restarts a dead worker with
         self.workers = [
             worker_cls.options(
                 num_cpus=r.cpus_per_worker, num_gpus=r.gpus_per_worker, max_restarts=r.max_restarts, max_task_retries=0
@@ -95,6 +111,17 @@ class RolloutPool:
     async def ready(self) -> int:
         await asyncio.gather(*[w.get_version.remote() for w in self.workers])
         return len(self.workers)
+
+    async def switch_policy(self, setup: RolloutSetup) -> None:
+        """Every worker loads `setup`'s policy in place of its own (`RolloutWorker.load`), in the same process.
+
+        Raises:
+            ValueError: `setup` differs from the pool's in more than its policy (workers, limits, format...).
+        """
+        if dataclasses.replace(setup, policy=self.setup.policy) != self.setup:
+            raise ValueError("switch_policy: only the policy may change; start a new pool for other settings")
+        self.setup, self.weights_ref, self.version = setup, None, 0
+        await asyncio.gather(*[w.load.remote(setup) for w in self.workers])
 
     async def sync_weights(self, wrapped_ref: list[ray.ObjectRef], version: int) -> float:
         """Sends new weights to every worker. The ref comes wrapped in a list so the pool never fetches it."""
@@ -141,9 +168,12 @@ class RolloutPool:
         raise RuntimeError(f"rollout worker failed {attempts} times in a row; giving up")
 
     async def _resync(self, worker) -> None:
-        # Ray restarts the actor from its constructor, i.e. with the initial weights: send the latest ones.
+        # Ray restarts the actor from its constructor, i.e. with the pool's first policy and its initial weights:
+        # send the current ones.
         for _ in range(60):
             try:
+                if self.setup != self._started_with:
+                    await worker.load.remote(self.setup)
                 if self.weights_ref is not None:
                     await worker.set_weights.remote(self.weights_ref, self.version)
                 else:
